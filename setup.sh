@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One set-up for a fresh Debian machine: a virtualenv in .venv with the package and its test tools.
+# Idempotent; the lab's own rootfs (Docker, CRIU) is built by the lab on first use, not here.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+if ! "$PY" -m venv --help >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
