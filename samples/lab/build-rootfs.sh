@@ -26,7 +26,7 @@ in_root() {
   chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"
 }
 
-if ! stage_done packages; then
+if ! stage_done packages-v2; then
   cat >"$ROOTFS/etc/apt/sources.list" <<SRC
 deb $MIRROR trixie main
 deb $MIRROR sid main
@@ -45,13 +45,13 @@ PREF
   in_root apt-get -o Acquire::Check-Valid-Until=false update -qq
   in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends \
     docker.io docker-cli containerd runc iptables iproute2 busybox-static procps \
-    python3 gcc libc6-dev ca-certificates
+    python3 gcc libc6-dev ca-certificates zstd xz-utils bzip2 util-linux
   in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends \
     -t sid criu python3-pycriu
   in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends \
     -t sid podman conmon crun netavark aardvark-dns containers-storage golang-github-containers-common \
     || echo "build-rootfs: podman could not be installed; podman scenarios will be skipped" >&2
   in_root apt-get clean
-  mark packages
+  mark packages-v2
 fi
 in_root criu --version

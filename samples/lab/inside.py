@@ -1,0 +1,555 @@
+"""The lab's scenarios, run inside the lab rootfs after pivot_root (see enter.sh).
+
+Starts containerd and dockerd (experimental), imports a static-busybox image, runs each scenario's
+containers, checkpoints them with the real `docker checkpoint create` (or runc/podman where Docker cannot
+express the option), captures /proc ground truth around each checkpoint, stores `crit decode` of every
+image with the CRIU that made it, and writes everything under /out. Every process it starts is stopped by
+pid before it exits. Standard library only: this runs with the rootfs's python3.
+
+Usage: inside.py [SCENARIO ...]    (default: all)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, "/lab")
+import truth  # noqa: E402
+
+OUT = Path("/out")
+DOCKER_ROOT = Path("/var/lib/docker")
+LOG = open(OUT / "lab.log", "a", buffering=1)
+INDEX: list[dict] = []
+
+SEED_CMD = "i=0; while true; do echo $i; i=$(expr $i + 1); sleep 1; done"
+SERVICE_TOKEN = "cf-token-3a9d0c5e7b214f68"
+SERVICE_PORT = 8080
+
+
+def log(msg: str) -> None:
+    LOG.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+    print(f"lab: {msg}", file=sys.stderr, flush=True)
+
+
+def run(*cmd: str, check: bool = True, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    log("$ " + " ".join(cmd))
+    p = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+    if p.stdout.strip():
+        LOG.write(p.stdout if len(p.stdout) < 4000 else p.stdout[:4000] + "...\n")
+    if p.stderr.strip():
+        LOG.write(p.stderr if len(p.stderr) < 4000 else p.stderr[:4000] + "...\n")
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
+    return p
+
+
+# ---------------------------------------------------------------- daemons
+
+class Daemons:
+    """containerd + dockerd, stopped by pid on exit, with everything they left running."""
+
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.podman_used = False
+
+    def start(self) -> None:
+        logs = OUT / "daemon-logs"
+        logs.mkdir(exist_ok=True)
+        self._spawn(["containerd"], logs / "containerd.log")
+        for _ in range(50):
+            if Path("/run/containerd/containerd.sock").exists():
+                break
+            time.sleep(0.2)
+        self._spawn(["dockerd", "--experimental", "--iptables=false", "--ip6tables=false",
+                     "--bridge=none", "--storage-driver=overlay2"], logs / "dockerd.log")
+        for _ in range(150):
+            if run("docker", "info", check=False).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("dockerd did not come up; see daemon-logs/dockerd.log")
+
+    def _spawn(self, cmd: list[str], logfile: Path) -> None:
+        f = open(logfile, "ab")
+        p = subprocess.Popen(cmd, stdout=f, stderr=f, stdin=subprocess.DEVNULL, close_fds=True,
+                             start_new_session=True)
+        self.pids.append(p.pid)
+        log(f"started {cmd[0]} pid {p.pid}")
+
+    def stop(self) -> None:
+        run("sh", "-c", "docker ps -aq | xargs -r docker rm -f", check=False, timeout=60)
+        if self.podman_used:
+            run(*PODMAN, "rm", "-af", "-t", "0", check=False, timeout=60)
+        for pid in reversed(self.pids):
+            _stop_pid(pid)
+        # containerd's shims (and conmon) outlive a stopped containerd; they run in our mount
+        # namespace, which no process outside the lab shares, so that is how they are told apart.
+        mine = os.readlink("/proc/self/ns/mnt")
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/mnt") == mine:
+                        _stop_pid(int(entry))
+                except OSError:
+                    pass
+
+
+def _stop_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        except ChildProcessError:
+            if not Path(f"/proc/{pid}").exists():
+                return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+    log(f"stopped pid {pid}")
+
+
+# ---------------------------------------------------------------- images
+
+def busybox_rootfs(dest: Path) -> None:
+    (dest / "bin").mkdir(parents=True)
+    for d in ("tmp", "etc", "proc", "sys", "dev", "root", "usr/local/bin"):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+    (dest / "tmp").chmod(0o1777)
+    shutil.copy2("/bin/busybox", dest / "bin/busybox")
+    applets = run("/bin/busybox", "--list").stdout.split()
+    for a in applets:
+        if a != "busybox":
+            (dest / "bin" / a).symlink_to("busybox")
+
+
+NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures"}
+
+
+def import_images(wanted: list[str]) -> None:
+    base = Path("/tmp/img-busybox")
+    busybox_rootfs(base)
+    run("sh", "-c", f"tar -C {base} -c . | docker import - busybox:latest")
+    if NEEDS_SERVICE.isdisjoint(wanted):
+        return
+    svc = Path("/tmp/img-service")
+    busybox_rootfs(svc)
+    binary = OUT / "service-bin" / "service"
+    binary.parent.mkdir(exist_ok=True)
+    run("gcc", "-static", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra",
+        "-o", str(binary), "/lab/service/service.c")
+    shutil.copy2(binary, svc / "usr/local/bin/service")
+    run("sh", "-c", f"tar -C {svc} -c . | docker import - cf-service:latest")
+
+
+# ---------------------------------------------------------------- helpers
+
+def inspect(name: str, fmt: str) -> str:
+    return run("docker", "inspect", "-f", fmt, name).stdout.strip()
+
+
+def container_id(name: str) -> str:
+    return inspect(name, "{{.Id}}")
+
+
+def init_pid(name: str) -> int:
+    return int(inspect(name, "{{.State.Pid}}"))
+
+
+def docker_logs(name: str) -> list[str]:
+    p = run("docker", "logs", "-t", name, check=False)
+    return (p.stdout + p.stderr).splitlines()
+
+
+def control(pid: int, command: str) -> str:
+    """One command to the service, from inside the container's network namespace."""
+    code = ("import socket,sys;s=socket.create_connection(('127.0.0.1',%d),5);"
+            "s.sendall(sys.argv[1].encode()+b'\\n');print(s.makefile().readline(),end='')") % SERVICE_PORT
+    return run("nsenter", "-t", str(pid), "-n", "python3", "-c", code, command).stdout.strip()
+
+
+def wait_for(predicate, what: str, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def crit_reference(images: Path, dest: Path) -> None:
+    """`crit decode` of every image, by the CRIU that made them: the reference decoder for the tests."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for img in sorted(images.iterdir()):
+        if not img.is_file() or img.is_symlink():
+            continue
+        p = subprocess.run(["crit", "decode", "-i", str(img)], capture_output=True, text=True)
+        if p.returncode == 0:
+            (dest / (img.name + ".json")).write_text(p.stdout)
+        else:
+            (dest / (img.name + ".error")).write_text((p.stderr or p.stdout).strip()[-2000:] + "\n")
+
+
+def copy_docker_checkpoint(scenario: str, name: str, ckpt: str) -> Path:
+    """The container's config and the checkpoint, in Docker's own layout under <scenario>/docker-root."""
+    cid = container_id(name)
+    src = DOCKER_ROOT / "containers" / cid
+    dst = OUT / scenario / "docker-root" / "containers" / cid
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in ("config.v2.json", "hostconfig.json"):
+        if (src / f).exists():
+            shutil.copy2(src / f, dst / f)
+    target = dst / "checkpoints" / ckpt
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(src / "checkpoints" / ckpt, target, symlinks=True)
+    return target
+
+
+def record(scenario: str, ckpt: str, images: Path, truth_doc: dict, **extra) -> None:
+    rel = images.relative_to(OUT)
+    crit_dir = OUT / scenario / "crit" / ckpt
+    crit_reference(images, crit_dir)
+    truth_path = OUT / scenario / "truth" / f"{ckpt}.json"
+    truth_path.parent.mkdir(parents=True, exist_ok=True)
+    truth_path.write_text(json.dumps(truth_doc, indent=1, sort_keys=True) + "\n")
+    entry = {"scenario": scenario, "name": ckpt, "images": str(rel),
+             "crit": str(crit_dir.relative_to(OUT)), "truth": str(truth_path.relative_to(OUT))}
+    entry.update(extra)
+    INDEX.append(entry)
+
+
+def checkpoint_with_truth(name: str, take) -> tuple[dict, dict, float]:
+    """Ground truth just before and just after the checkpoint command (an idle service is identical in
+    both; a busy shell may have replaced its `sleep` child in between)."""
+    pid = init_pid(name)
+    before = truth.capture(pid)
+    t0 = time.time()
+    take()
+    t1 = time.time()
+    after = truth.capture(pid) if Path(f"/proc/{pid}").exists() else None
+    return before, after, (t0 + t1) / 2
+
+
+def runc_root_for(cid: str) -> str:
+    for root in ("/run/docker/runtime-runc/moby", "/run/containerd/runc/moby"):
+        if Path(root, cid, "state.json").exists():
+            return root
+    raise RuntimeError(f"no runc state for {cid}")
+
+
+# ---------------------------------------------------------------- scenarios
+
+def scenario_counter() -> None:
+    """The seed's example, exactly: a shell counting once a second, checkpointed twice while running,
+    then restored from the second checkpoint."""
+    sc, name = "counter", "cr"
+    run("docker", "run", "--security-opt=seccomp:unconfined", "--name", name, "-d", "busybox",
+        "/bin/sh", "-c", SEED_CMD)
+    wait_for(lambda: len(docker_logs(name)) >= 3, "the counter to print")
+    docs = {}
+    for ckpt in ("checkpoint1", "checkpoint2"):
+        logs_before = docker_logs(name)
+        before, after, t = checkpoint_with_truth(
+            name, lambda: run("docker", "checkpoint", "create", "--leave-running", name, ckpt))
+        logs_after = docker_logs(name)
+        images = copy_docker_checkpoint(sc, name, ckpt)
+        docs[ckpt] = {"scenario": sc, "checkpoint": ckpt, "container": name, "engine": "docker",
+                      "command": SEED_CMD, "taken_at": t, "before": before, "after": after,
+                      "last_logged_before": logs_before[-1].split()[-1],
+                      "last_logged_after": logs_after[-1].split()[-1]}
+        time.sleep(5 if ckpt == "checkpoint1" else 2)
+    run("docker", "checkpoint", "ls", name)
+    run("docker", "kill", name)
+    run("docker", "wait", name, check=False)
+    killed_logs = docker_logs(name)
+    restore_started = time.time()
+    run("docker", "start", "--checkpoint", "checkpoint2", name)
+    time.sleep(3)
+    all_logs = docker_logs(name)
+    resumed = all_logs[len(killed_logs):]
+    restore = {"log_before_kill": killed_logs, "log_after_restore": resumed,
+               "restored_from": "checkpoint2", "restore_started": restore_started,
+               "running_after_restore": inspect(name, "{{.State.Running}}") == "true"}
+    for ckpt, doc in docs.items():
+        doc["restore"] = restore
+        record(sc, ckpt, OUT / sc / "docker-root" / "containers" / container_id(name) / "checkpoints" / ckpt,
+               doc, engine="docker", container=name, docker_root=f"{sc}/docker-root")
+    run("docker", "rm", "-f", name)
+
+
+def start_service(name: str, extra: tuple[str, ...] = (), cmd_extra: tuple[str, ...] = ()) -> tuple[int, dict]:
+    run("docker", "run", "--security-opt=seccomp:unconfined", "--name", name, "-d",
+        "-e", f"SERVICE_TOKEN={SERVICE_TOKEN}", *extra, "cf-service",
+        "/usr/local/bin/service", "--port", str(SERVICE_PORT), "--dir", "/tmp", *cmd_extra)
+    wait_for(lambda: any(l.endswith("READY") for l in docker_logs(name)), "the service to be ready")
+    startup = json.loads(next(l.split(" ", 1)[1] for l in docker_logs(name) if " {" in l))
+    return init_pid(name), startup
+
+
+def service_truth(sc: str, name: str, ckpt: str, pid: int, replies: list, before, after, t,
+                  engine: str) -> dict:
+    state = json.loads(control(pid, "state"))
+    return {"scenario": sc, "checkpoint": ckpt, "container": name, "engine": engine, "taken_at": t,
+            "service_state": state, "control_replies": replies, "before": before, "after": after,
+            "service_token": SERVICE_TOKEN, "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
+
+
+def scenario_service() -> None:
+    """The project's own service: threads, children, every kind of fd, counters that move between two
+    `docker checkpoint create --leave-running` checkpoints."""
+    sc, name = "service", "svc"
+    pid, startup = start_service(name, ("--tmpfs", "/scratch"))
+    run("docker", "exec", name, "/bin/sh", "-c", "echo tmpfs-file-content > /scratch/note.txt")
+    plan = {"checkpoint1": ["add 4", "shared 5"], "checkpoint2": ["add 1006", "shared 3"]}
+    for ckpt, cmds in plan.items():
+        replies = [control(pid, c) for c in cmds]
+        before, after, t = checkpoint_with_truth(
+            name, lambda: run("docker", "checkpoint", "create", "--leave-running", name, ckpt))
+        images = copy_docker_checkpoint(sc, name, ckpt)
+        doc = service_truth(sc, name, ckpt, pid, replies, before, after, t, "docker")
+        doc["startup"] = startup
+        record(sc, ckpt, images, doc, engine="docker", container=name, docker_root=f"{sc}/docker-root",
+               binary="service-bin/service")
+    run("docker", "rm", "-f", name)
+
+
+def runc_checkpoint(name: str, dest: Path, *opts: str) -> subprocess.CompletedProcess:
+    cid = container_id(name)
+    work = Path("/tmp/runc-work") / dest.name
+    work.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    return run("runc", "--root", runc_root_for(cid), "checkpoint", "--image-path", str(dest),
+               "--work-path", str(work), *opts, cid, check=False)
+
+
+def scenario_service_tcp() -> None:
+    """The service with an established TCP connection, checkpointed with CRIU's --tcp-established
+    through runc (Docker has no way to pass it)."""
+    sc, name = "service-tcp", "svc-tcp"
+    pid, startup = start_service(name)
+    steps = {"checkpoint1": ["add 4"], "checkpoint2": ["connect", "add 10"]}
+    for ckpt, cmds in steps.items():
+        replies = [control(pid, c) for c in cmds]
+        dest = OUT / sc / ckpt
+        holder = {}
+        before, after, t = checkpoint_with_truth(
+            name, lambda: holder.setdefault("p", runc_checkpoint(
+                name, dest, "--leave-running", "--tcp-established")))
+        if holder["p"].returncode != 0:
+            raise RuntimeError(f"runc checkpoint --tcp-established failed: {holder['p'].stderr[-1500:]}")
+        shutil.copy2(Path("/tmp/runc-work") / ckpt / "dump.log", OUT / sc / f"{ckpt}.dump.log")
+        doc = service_truth(sc, name, ckpt, pid, replies, before, after, t, "runc")
+        doc["startup"] = startup
+        record(sc, ckpt, dest, doc, engine="runc", container=name, binary="service-bin/service")
+    run("docker", "rm", "-f", name)
+
+
+def scenario_incremental() -> None:
+    """A pre-dump then a dump with a parent link. This kernel has no CONFIG_MEM_SOFT_DIRTY, so CRIU
+    refuses --track-mem and pre-dump; the lab keeps that real failure and makes what CRIU does offer:
+    a dump whose `parent` link points at the previous dump (--prev-images-dir without tracking)."""
+    sc, name = "incremental", "svc-inc"
+    pid, startup = start_service(name)
+    control(pid, "add 4")
+    pre = OUT / sc / "pre-dump"
+    p = runc_checkpoint(name, pre, "--pre-dump")
+    outcome = {"pre_dump_returncode": p.returncode, "pre_dump_stderr": p.stderr[-2000:]}
+    log_src = Path("/tmp/runc-work/pre-dump/dump.log")
+    if log_src.exists():
+        shutil.copy2(log_src, OUT / sc / "pre-dump.dump.log")
+    first = "pre-dump"
+    if p.returncode != 0:
+        shutil.rmtree(pre, ignore_errors=True)
+        first = "dump1"
+        holder = {}
+        before, after, t = checkpoint_with_truth(
+            name, lambda: holder.setdefault("p", runc_checkpoint(name, OUT / sc / first, "--leave-running")))
+        if holder["p"].returncode != 0:
+            raise RuntimeError(f"runc checkpoint failed: {holder['p'].stderr[-1500:]}")
+        doc = service_truth(sc, name, first, pid, ["add 4"], before, after, t, "runc")
+        doc["incremental"] = outcome
+        record(sc, first, OUT / sc / first, doc, engine="runc", container=name, binary="service-bin/service")
+    control(pid, "add 1006")
+    holder = {}
+    before, after, t = checkpoint_with_truth(
+        name, lambda: holder.setdefault("p", runc_checkpoint(
+            name, OUT / sc / "dump2", "--leave-running", "--parent-path", f"../{first}")))
+    if holder["p"].returncode != 0:
+        raise RuntimeError(f"runc checkpoint --parent-path failed: {holder['p'].stderr[-1500:]}")
+    doc = service_truth(sc, name, "dump2", pid, ["add 1006"], before, after, t, "runc")
+    doc["incremental"] = outcome | {"parent": first}
+    record(sc, "dump2", OUT / sc / "dump2", doc, engine="runc", container=name, parent=first,
+           binary="service-bin/service")
+    run("docker", "rm", "-f", name)
+
+
+def scenario_failures() -> None:
+    """Checkpoints that really fail, with Docker's error text and CRIU's dump.log kept, plus the
+    external-terminal case the seed lists as unsupported (recorded as what happened)."""
+    sc = "failures"
+    out = OUT / sc
+    out.mkdir(parents=True, exist_ok=True)
+    cases = []
+
+    # 1. Established TCP: Docker never passes --tcp-established.
+    name = "fail-tcp"
+    pid, _ = start_service(name)
+    control(pid, "connect")
+    p = run("docker", "checkpoint", "create", "--leave-running", name, "tcpfail", check=False)
+    cases.append(_failure_case(out, "established-tcp", name, p))
+    run("docker", "rm", "-f", name)
+
+    # 2. External terminal: `docker run -t` (the seed lists it as unsupported).
+    name = "fail-tty"
+    run("docker", "run", "-t", "--security-opt=seccomp:unconfined", "--name", name, "-d", "busybox",
+        "/bin/sh", "-c", SEED_CMD)
+    time.sleep(2)
+    p = run("docker", "checkpoint", "create", "--leave-running", name, "ttyckpt", check=False)
+    cases.append(_failure_case(out, "external-terminal", name, p))
+    run("docker", "rm", "-f", name)
+
+    # 3. A file descriptor CRIU cannot dump: the service holding an io_uring instance.
+    name = "fail-uring"
+    pid, _ = start_service(name, cmd_extra=("--io-uring",))
+    p = run("docker", "checkpoint", "create", "--leave-running", name, "uringckpt", check=False)
+    cases.append(_failure_case(out, "unsupported-fd-io-uring", name, p))
+    run("docker", "rm", "-f", name)
+
+    # 4. A container that is not running.
+    name = "fail-stopped"
+    run("docker", "run", "--name", name, "-d", "busybox", "/bin/true")
+    run("docker", "wait", name, check=False)
+    p = run("docker", "checkpoint", "create", name, "stoppedckpt", check=False)
+    cases.append(_failure_case(out, "container-not-running", name, p))
+    run("docker", "rm", "-f", name)
+
+    (out / "cases.json").write_text(json.dumps(cases, indent=1) + "\n")
+
+
+def _failure_case(out: Path, case: str, name: str, p: subprocess.CompletedProcess) -> dict:
+    text = (p.stdout + p.stderr).strip()
+    (out / f"{case}.docker-error.txt").write_text(text + "\n")
+    dump_log = None
+    # Docker's message names the CRIU log it left behind ("... path= /run/containerd/.../criu-dump.log").
+    for word in text.replace(":", " ").split():
+        if word.endswith(".log") and Path(word).exists():
+            dump_log = f"{case}.dump.log"
+            shutil.copy2(word, out / dump_log)
+            break
+    if dump_log is None:
+        for cand in Path("/run/containerd").glob("**/criu-dump.log"):
+            dump_log = f"{case}.dump.log"
+            shutil.copy2(cand, out / dump_log)
+            cand.unlink()
+            break
+    log(f"failure case {case}: rc={p.returncode}")
+    return {"case": case, "container": name, "returncode": p.returncode, "docker_error": text,
+            "dump_log": dump_log, "succeeded": p.returncode == 0}
+
+
+PODMAN = ("podman", "--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime=runc")
+
+
+def scenario_podman() -> None:
+    """The seed's counter under Podman, exported as the archives Podman writes (zstd by default, also an
+    uncompressed tar), so archive inputs are real."""
+    sc, name = "podman", "pcr"
+    if shutil.which("podman") is None:
+        log("podman not installed in the rootfs; skipping")
+        return
+    out = OUT / sc
+    out.mkdir(parents=True, exist_ok=True)
+    DAEMONS.podman_used = True
+    run("sh", "-c", f"tar -C /tmp/img-busybox -c . | {' '.join(PODMAN)} import - localhost/busybox:latest")
+    run(*PODMAN, "run", "--network", "none", "--security-opt", "seccomp=unconfined", "--name", name, "-d",
+        "localhost/busybox", "/bin/sh", "-c", SEED_CMD)
+    cpid = int(run(*PODMAN, "inspect", "-f", "{{.State.Pid}}", name).stdout.strip())
+    time.sleep(3)
+    for fname, comp in (("checkpoint.tar.gz", None), ("checkpoint.tar", "none")):
+        before = truth.capture(cpid)
+        t0 = time.time()
+        args = [*PODMAN, "container", "checkpoint", "--leave-running", "--export", str(out / fname)]
+        if comp:
+            args += ["--compress", comp]
+        run(*args, name)
+        t1 = time.time()
+        after = truth.capture(cpid)
+        # The reference: crit on the images inside the archive, unpacked only here in the lab.
+        tmp = Path("/tmp/podman-unpack") / fname
+        tmp.mkdir(parents=True, exist_ok=True)
+        run("tar", "-C", str(tmp), "-xf", str(out / fname))
+        doc = {"scenario": sc, "checkpoint": fname, "container": name, "engine": "podman",
+               "command": SEED_CMD, "taken_at": (t0 + t1) / 2, "before": before, "after": after,
+               "compression_requested": comp or "default (zstd)",
+               "magic": (out / fname).read_bytes()[:8].hex()}
+        ck = fname.replace(".", "-")
+        crit_dir = out / "crit" / ck
+        crit_reference(tmp / "checkpoint", crit_dir)
+        truth_path = out / "truth" / f"{ck}.json"
+        truth_path.parent.mkdir(parents=True, exist_ok=True)
+        truth_path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        INDEX.append({"scenario": sc, "name": ck, "archive": f"{sc}/{fname}", "images": None,
+                      "crit": str(crit_dir.relative_to(OUT)), "truth": str(truth_path.relative_to(OUT)),
+                      "engine": "podman", "container": name})
+        time.sleep(2)
+    run(*PODMAN, "rm", "-f", "-t", "0", name)
+
+
+SCENARIOS = {
+    "counter": scenario_counter,
+    "service": scenario_service,
+    "service-tcp": scenario_service_tcp,
+    "incremental": scenario_incremental,
+    "failures": scenario_failures,
+    "podman": scenario_podman,
+}
+DAEMONS = Daemons()
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or list(SCENARIOS)
+    unknown = [w for w in wanted if w not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario(s): {unknown}; known: {list(SCENARIOS)}", file=sys.stderr)
+        return 2
+    versions = {}
+    for cmd in (["criu", "--version"], ["runc", "--version"], ["containerd", "--version"],
+                ["dockerd", "--version"], ["podman", "--version"], ["uname", "-r"]):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        versions[cmd[0]] = (p.stdout or p.stderr).strip()
+    failed = []
+    try:
+        DAEMONS.start()
+        import_images(wanted)
+        for w in wanted:
+            log(f"scenario {w}")
+            try:
+                SCENARIOS[w]()
+            except Exception as e:  # noqa: BLE001 - one scenario's failure is reported, the rest still run
+                log(f"scenario {w} FAILED: {e}")
+                failed.append({"scenario": w, "error": str(e)[-3000:]})
+                run("sh", "-c", "docker ps -aq | xargs -r docker rm -f", check=False)
+    finally:
+        DAEMONS.stop()
+        (OUT / "index.json").write_text(json.dumps(INDEX, indent=1) + "\n")
+        (OUT / "lab.json").write_text(json.dumps({"versions": versions, "scenarios": wanted,
+                                                  "failed": failed, "made_at": time.time()}, indent=1) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The lab: real Docker + CRIU checkpoints, made fresh on this machine.
+
+    lab.py run --out DIR [SCENARIO ...]     make checkpoints + ground truth + crit reference in DIR
+    lab.py bundle DIR [--to samples]        copy a run into the repository's samples/ (small, committed)
+    lab.py rootfs                           only build (or check) the cached rootfs
+
+Needs root and Debian's package registries (the first run builds a rootfs of about 1 GiB under the cache
+directory, $LAB_CACHE or /var/cache/checkpoint-forensics/lab, and reuses it afterwards). The scenarios run
+in a private mount namespace entered with pivot_root (enter.sh); the daemons and containers they start are
+stopped by pid inside (inside.py), and the namespace with all its mounts goes away with its last process.
+Exit codes: 0 all scenarios made, 1 a scenario failed, 77 not root (callers skip), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab"))
+ROOTFS = CACHE / "rootfs"
+# What the bundled copy leaves out: daemon logs are large and say nothing about the checkpoints.
+NOT_BUNDLED = {"daemon-logs"}
+
+
+def build_rootfs() -> None:
+    subprocess.run([str(HERE / "build-rootfs.sh"), str(ROOTFS)], check=True)
+
+
+def host_mounts_mentioning(path: Path) -> list[str]:
+    with open("/proc/self/mounts") as f:
+        return [line for line in f if str(path) in line]
+
+
+def run_lab(out: Path, scenarios: list[str]) -> int:
+    build_rootfs()
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        print(f"lab: {out} is not empty; give a new directory", file=sys.stderr)
+        return 2
+    cmd = ["unshare", "--mount", "--propagation", "private", str(HERE / "enter.sh"), str(ROOTFS),
+           str(HERE), str(out.resolve()), "python3", "/lab/inside.py", *scenarios]
+    rc = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
+    leaked = host_mounts_mentioning(ROOTFS)
+    if leaked:
+        print("lab: mounts leaked into the host namespace:\n" + "".join(leaked), file=sys.stderr)
+        return 1
+    return rc
+
+
+def bundle(src: Path, dest: Path) -> None:
+    """Replace the lab-made parts of samples/ with a run's output, keeping samples/lab and the README."""
+    for child in dest.iterdir():
+        if child.name not in ("lab", "README.md"):
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    for child in src.iterdir():
+        if child.name in NOT_BUNDLED:
+            continue
+        target = dest / child.name
+        if child.is_dir() and not child.is_symlink():
+            shutil.copytree(child, target, symlinks=True)
+        else:
+            shutil.copy2(child, target, follow_symlinks=False)
+    index = json.loads((dest / "index.json").read_text())
+    print(f"bundled {len(index)} checkpoints into {dest}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("scenarios", nargs="*")
+    b = sub.add_parser("bundle")
+    b.add_argument("src", type=Path)
+    b.add_argument("--to", type=Path, default=HERE.parent)
+    sub.add_parser("rootfs")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("lab: needs root (it builds a rootfs and runs dockerd and CRIU)", file=sys.stderr)
+        return 77
+    if args.cmd == "rootfs":
+        build_rootfs()
+        return 0
+    if args.cmd == "bundle":
+        bundle(args.src, args.to)
+        return 0
+    return run_lab(args.out, args.scenarios)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
