@@ -55,7 +55,11 @@ def run_lab(out: Path, scenarios: list[str]) -> int:
 
 
 def bundle(src: Path, dest: Path) -> None:
-    """Replace the lab-made parts of samples/ with a run's output, keeping samples/lab and the README."""
+    """Replace the lab-made parts of samples/ with a run's output, keeping samples/lab and the README.
+    Only a complete run (index.json written, no scenario failed) is bundled."""
+    lab = src / "lab.json"
+    if not (src / "index.json").exists() or not lab.exists() or json.loads(lab.read_text())["failed"]:
+        raise SystemExit(f"lab: {src} is not a complete, successful lab run; nothing bundled")
     for child in dest.iterdir():
         if child.name not in ("lab", "README.md"):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()

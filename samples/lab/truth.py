@@ -37,19 +37,45 @@ def pid_ns(host_pid: int) -> str:
     return os.readlink(f"/proc/{host_pid}/ns/pid")
 
 
+def _ppid(pid: int) -> int | None:
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    return int(stat[stat.rfind(")") + 2:].split()[1])
+
+
 def container_pids(init_host_pid: int) -> list[int]:
-    """Host pids of every process in the container's pid namespace."""
+    """Host pids of the processes a checkpoint of init would hold: everything in init's pid namespace
+    when it has its own (a container; this includes `docker exec`'d processes, which are not init's
+    descendants), otherwise init and its descendants (a plain `criu dump -t PID` in the host's)."""
     ns = pid_ns(init_host_pid)
-    pids = []
+    own_ns = ns != os.readlink("/proc/self/ns/pid")
+    parent: dict[int, int | None] = {}
+    members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
+        pid = int(entry)
         try:
-            if os.readlink(f"/proc/{entry}/ns/pid") == ns:
-                pids.append(int(entry))
+            if os.readlink(f"/proc/{entry}/ns/pid") != ns:
+                continue
         except OSError:
             continue
-    return sorted(pids)
+        members.append(pid)
+        parent[pid] = _ppid(pid)
+    if own_ns:
+        return sorted(members)
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid and pid not in seen:
+            if pid == init_host_pid:
+                return True
+            seen.add(pid)
+            pid = parent.get(pid) or 0
+        return False
+
+    return sorted(p for p in members if descends(p))
 
 
 _MAPS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) (\S+) (\d+)\s*(.*)$")

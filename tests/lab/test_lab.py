@@ -122,7 +122,7 @@ def test_service_counters_in_truth(run_root: Path) -> None:
 
 def test_failures_are_real(run_root: Path) -> None:
     cases = {c["case"]: c for c in json.loads((run_root / "failures" / "cases.json").read_text())}
-    for case in ("established-tcp", "unsupported-fd-io-uring", "container-not-running"):
+    for case in ("established-tcp", "unsupported-fd-io-uring", "inotify-on-overlayfs", "container-not-running"):
         assert cases[case]["returncode"] != 0, case
         assert cases[case]["docker_error"], case
     tcp = cases["established-tcp"]
@@ -131,3 +131,13 @@ def test_failures_are_real(run_root: Path) -> None:
     assert "tcp-established" in log or "Connected TCP socket" in log
     # The seed lists `docker run -t` as unsupported; whatever happened here is recorded, not assumed.
     assert "external-terminal" in cases
+
+
+def test_incremental_attempts_fail_without_soft_dirty(run_root: Path) -> None:
+    """This kernel cannot track dirty memory: the lab records how CRIU refuses each incremental path."""
+    attempts = json.loads((run_root / "incremental" / "attempts.json").read_text())
+    assert attempts["pre_dump"]["returncode"] != 0
+    log = (run_root / "incremental" / attempts["dump2"]["log"]).read_text()
+    assert "Pid-reuse detection failed: no parent inventory" in log
+    dump1 = next(s for s in samples_of(run_root) if s.scenario == "incremental" and s.name == "dump1")
+    assert dump1.images is not None and (dump1.images / "inventory.img").exists()
