@@ -7,8 +7,11 @@ pretty exceptions never show locals, because locals can hold memory read from a 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich.console import Console
 
 from forensics import __version__
 from forensics.errors import ForensicsError
@@ -34,6 +37,38 @@ def _root(
                                  help="Print the version and exit."),
 ) -> None:
     """checkpoint-forensics."""
+
+
+@app.command()
+def inspect(
+    target: str = typer.Argument(..., help="A CRIU image dir, a Docker checkpoint name, or a checkpoint archive."),
+    docker_root: Optional[Path] = typer.Option(None, help="Docker data root to find checkpoints by name in."),
+    container: Optional[str] = typer.Option(None, help="Container name or id, when a checkpoint name is ambiguous."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document (docs/json.md)."),
+    ps: bool = typer.Option(False, "--ps", help="Process table: ids, state, creds, seccomp."),
+    threads: bool = typer.Option(False, "--threads", help="Threads with registers and syscalls."),
+    fds: bool = typer.Option(False, "--fds", help="File descriptors of every kind."),
+    sockets: bool = typer.Option(False, "--sockets", help="Sockets with addresses, states, queues."),
+    mounts: bool = typer.Option(False, "--mounts", help="Mount points."),
+    maps: bool = typer.Option(False, "--maps", help="Memory maps with dumped pages."),
+    env: bool = typer.Option(False, "--env", help="Environment variables read from memory."),
+    all_: bool = typer.Option(False, "--all", help="Every section."),
+    pid: Optional[int] = typer.Option(None, "--pid", help="Only this process (pid inside the container)."),
+) -> None:
+    """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
+    from forensics.model.load import load_checkpoint
+    from forensics.render import json as json_render
+    from forensics.render import terminal
+
+    ck = load_checkpoint(target, docker_root=docker_root, container=container)
+    if as_json:
+        sys.stdout.write(json_render.render(ck) + "\n")
+    else:
+        sections = terminal.Sections.everything(pid) if all_ else terminal.Sections(
+            ps, threads, fds, sockets, mounts, maps, env, pid)
+        terminal.render(ck, sections, Console())
+    if ck.partial:
+        raise typer.Exit(2)
 
 
 def main() -> None:

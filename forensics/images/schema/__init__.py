@@ -1,0 +1,16 @@
+"""The project's own statement of CRIU 4.2.1's image messages, one module per topic.
+
+`ALL` gathers every declaration; `forensics.images.messages` builds protobuf classes from it.
+"""
+
+from __future__ import annotations
+
+from forensics.images.schema import (
+    core, files, memory, misc, mounts, namespaces, notify, registers, sockets, tty,
+)
+from forensics.images.schema.declare import Enum, Msg
+
+ALL: tuple[Msg | Enum, ...] = (
+    core.SCHEMA + registers.SCHEMA + files.SCHEMA + notify.SCHEMA + tty.SCHEMA + sockets.SCHEMA
+    + memory.SCHEMA + mounts.SCHEMA + namespaces.SCHEMA + misc.SCHEMA
+)

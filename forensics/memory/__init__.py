@@ -1,0 +1,1 @@
+"""Process memory: address spaces over pagemap + pages, and what searches them."""

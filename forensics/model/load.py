@@ -1,0 +1,367 @@
+"""Assemble the model of a whole checkpoint from its images.
+
+`ImageSet` opens each image the first time something asks for it and keeps it, so a checkpoint with
+hundreds of processes decodes each file once; every decoding error lands in one list with its file and
+byte offset, and what decoded before the damage is still used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import tarfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from forensics.errors import ForensicsError, NotACheckpoint
+from forensics.images.decode import Image, open_image
+from forensics.memory.space import AddressSpace, MemoryGap, PageStore, layout, read_string_table
+from forensics.model import build
+from forensics.model.checkpoint import (
+    CgroupSet, Checkpoint, CheckpointInfo, ImageStatus, NamespaceUse, TarMember, TmpfsArchive,
+)
+from forensics.model.files import Memfd
+from forensics.model.process import Process
+from forensics.model.vma import Vma
+
+PAGE_SIZE = 4096
+AT_PAGESZ = 6
+
+
+class ImageSet:
+    """The image files of one checkpoint directory, decoded on first use."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.names = sorted(p.name for p in directory.iterdir() if p.is_file() and not p.is_symlink())
+        self._names = set(self.names)
+        self._images: dict[str, Image] = {}
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def exists(self, name: str) -> bool:
+        return name in self._names
+
+    def image(self, name: str) -> Image | None:
+        if name not in self._names:
+            return None
+        if name not in self._images:
+            img = open_image(self.directory / name)
+            self._images[name] = img
+            self.warnings.extend(f"{name}: {w}" for w in img.warnings)
+        return self._images[name]
+
+    def _loaded(self, name: str) -> list[Any]:
+        img = self.image(name)
+        if img is None or not img.decodable:
+            if img is not None:
+                self.errors.extend(str(e) for e in img._header_errors)
+            return []
+        entries = img.load()
+        for e in img.errors:
+            msg = str(e)
+            if msg not in self.errors:
+                self.errors.append(msg)
+        return entries
+
+    def entries(self, name: str) -> list[Any]:
+        return [e.message for e in self._loaded(name)]
+
+    def extras(self, name: str) -> list[tuple[Any, bytes | None]]:
+        out = []
+        for e in self._loaded(name):
+            extra = e.extra
+            out.append((e.message, extra.tobytes() if hasattr(extra, "tobytes") else None))
+        return out
+
+    def raw(self, name: str) -> memoryview:
+        img = self.image(name)
+        if img is None:
+            return memoryview(b"")
+        return img.data()
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+# ------------------------------------------------------------------ memory
+
+def page_size_of(mm: Any) -> int:
+    auxv = list(mm.mm_saved_auxv)
+    for i in range(0, len(auxv) - 1, 2):
+        if auxv[i] == AT_PAGESZ and auxv[i + 1] in (4096, 16384, 65536):
+            return auxv[i + 1]
+    return PAGE_SIZE
+
+
+class _RunView:
+    __slots__ = ("vaddr", "nr_pages", "flags")
+
+    def __init__(self, vaddr: int, nr_pages: int, flags: int) -> None:
+        self.vaddr, self.nr_pages, self.flags = vaddr, nr_pages, flags
+
+
+def pagemap_runs(entries: list[Any]) -> tuple[int | None, list[_RunView]]:
+    """(pages_id, runs) with flags and page counts normalised exactly as CRIU's reader does: in_parent
+    means PE_PARENT, absent flags mean PE_PRESENT, absent nr_pages (field 5, CRIU >= 4.2) means the old
+    field 2."""
+    if not entries:
+        return None, []
+    head, rest = entries[0], entries[1:]
+    runs = []
+    for e in rest:
+        if build.has(e, "in_parent") and e.in_parent:
+            flags = (e.flags if build.has(e, "flags") else 0) | 1
+        elif build.has(e, "flags"):
+            flags = e.flags
+        else:
+            flags = 4
+        nr = e.nr_pages if build.has(e, "nr_pages") else e.compat_nr_pages
+        runs.append(_RunView(e.vaddr, nr, flags))
+    return head.pages_id, runs
+
+
+class Memory:
+    """Page stores of one checkpoint: per process and per shared-memory object."""
+
+    def __init__(self, images: ImageSet) -> None:
+        self.images = images
+        self._shared: dict[int, PageStore | None] = {}
+
+    def store(self, pagemap: str, page_size: int) -> PageStore | None:
+        if not self.images.exists(pagemap):
+            return None
+        pages_id, runs = pagemap_runs(self.images.entries(pagemap))
+        if pages_id is None:
+            return None
+        pages_name = f"pages-{pages_id}.img"
+        data = self.images.raw(pages_name)
+        try:
+            laid = layout(runs, page_size, len(data), pages_name)
+        except ForensicsError as e:
+            self.images.errors.append(str(e))
+            laid = [r for r in layout([], page_size, 0, pages_name)]
+        return PageStore(laid, data, None, page_size, pagemap)
+
+    def shared(self, shmid: int, page_size: int) -> PageStore | None:
+        if shmid not in self._shared:
+            self._shared[shmid] = self.store(f"pagemap-shmem-{shmid}.img", page_size)
+        return self._shared[shmid]
+
+
+def address_space(proc: Process, mm: Any, memory: Memory, ctx: build.FileContext) -> AddressSpace | None:
+    page_size = page_size_of(mm)
+    store = memory.store(f"pagemap-{proc.pid}.img", page_size)
+    if store is None:
+        return None
+    shared: dict[int, PageStore] = {}
+    shared_of: dict[int, tuple[int, int]] = {}
+    for v in proc.vmas:
+        key = None
+        if v.kind in ("shared", "memfd") and v.status & (1 << 14):
+            obj = ctx.object(v.shmid)
+            if isinstance(obj, Memfd) and obj.shmid is not None:
+                key = obj.shmid
+        elif v.kind in ("shared", "sysv"):
+            key = v.shmid
+        if key is None:
+            continue
+        s = memory.shared(key, page_size)
+        if s is not None:
+            shared[key] = s
+        shared_of[v.start] = (key, v.pgoff)
+    return AddressSpace(proc.vmas, store, shared, shared_of)
+
+
+def count_pages(proc: Process, space: AddressSpace) -> None:
+    for v in proc.vmas:
+        link = space.shared_of.get(v.start)
+        if link is not None:
+            store = space.shared.get(link[0])
+            if store is not None:
+                v.dumped_pages, v.parent_pages, v.lazy_pages = store.dumped_pages(link[1], link[1] + v.size)
+            continue
+        v.dumped_pages, v.parent_pages, v.lazy_pages = space.store.dumped_pages(v.start, v.end)
+
+
+def argv_env(proc: Process, mm: Any, space: AddressSpace, warn) -> None:
+    try:
+        proc.argv = read_string_table(space, mm.mm_arg_start, mm.mm_arg_end)
+    except MemoryGap as gap:
+        warn(f"pid {proc.pid}: argv not readable: {gap.reason}")
+    try:
+        env = read_string_table(space, mm.mm_env_start, mm.mm_env_end)
+        proc.env = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in env)
+    except MemoryGap as gap:
+        warn(f"pid {proc.pid}: environment not readable: {gap.reason}")
+
+
+# ------------------------------------------------------------------ the whole checkpoint
+
+def _tree_order(procs: list[Process]) -> list[Process]:
+    """Parents before children, siblings by pid; processes whose parent is absent become roots (and
+    cycles cannot loop: each pid is placed once)."""
+    by_pid = {p.pid: p for p in procs}
+    kids: dict[int, list[Process]] = defaultdict(list)
+    roots = []
+    for p in sorted(procs, key=lambda x: x.pid):
+        if p.ppid in by_pid and p.ppid != p.pid:
+            kids[p.ppid].append(p)
+        else:
+            roots.append(p)
+    out, seen = [], set()
+    stack = list(reversed(roots))
+    while stack:
+        p = stack.pop()
+        if p.pid in seen:
+            continue
+        seen.add(p.pid)
+        out.append(p)
+        p.children = [c.pid for c in kids[p.pid]]
+        stack.extend(reversed(kids[p.pid]))
+    out.extend(p for p in sorted(procs, key=lambda x: x.pid) if p.pid not in seen)
+    return out
+
+
+def _criu_version(images: ImageSet, info: CheckpointInfo, directory: Path) -> None:
+    logs = [directory / "dump.log", directory.parent / f"{directory.name}.dump.log"]
+    for log in logs:
+        try:
+            with open(log, "rb") as fh:
+                head = fh.read(4096).decode("utf-8", "replace")
+        except OSError:
+            continue
+        m = re.search(r"Version: (\S+)", head)
+        if m:
+            info.criu_version, info.criu_version_source = m.group(1), log.name
+            return
+    inv = images.entries("inventory.img")
+    newest = None
+    for name in images.names:
+        if name.startswith("pagemap-"):
+            entries = images.entries(name)
+            if any(build.has(e, "nr_pages") for e in entries[1:]):
+                newest = ">= 4.2"
+                break
+    if newest is None and inv and build.has(inv[0], "allow_uprobes"):
+        newest = ">= 4.2"
+    if newest is None and inv and build.has(inv[0], "dump_criu_run_id"):
+        newest = ">= 4.1"
+    if newest:
+        info.criu_version, info.criu_version_source = newest, "inferred from the image format"
+
+
+def _tmpfs(images: ImageSet, mounts_by_dev: dict[int, str]) -> list[TmpfsArchive]:
+    out = []
+    for name in images.names:
+        m = re.fullmatch(r"tmpfs-dev-(\d+)\.tar\.gz(?:\.img)?", name)
+        if not m:
+            continue
+        dev = int(m.group(1))
+        arch = TmpfsArchive(name, dev, mounts_by_dev.get(dev))
+        try:
+            with tarfile.open(fileobj=io.BytesIO(gzip.decompress(images.raw(name).tobytes())), mode="r:") as tar:
+                for member in tar.getmembers():
+                    kind = "dir" if member.isdir() else "symlink" if member.issym() else \
+                        "file" if member.isfile() else "other"
+                    arch.members.append(TarMember(member.name, member.size, member.mode, int(member.mtime), kind))
+        except (OSError, tarfile.TarError, EOFError) as e:
+            images.errors.append(f"{images.directory / name}: tmpfs archive unreadable: {e}")
+        out.append(arch)
+    return out
+
+
+def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Checkpoint:
+    if not (directory / "inventory.img").is_file():
+        raise NotACheckpoint("no inventory.img: not a CRIU image directory", directory)
+    images = ImageSet(directory)
+    info = info or CheckpointInfo(path=str(directory), layout="criu-dir")
+    ck = Checkpoint(info)
+    inv = images.entries("inventory.img")
+    if inv:
+        info.img_version = inv[0].img_version
+        info.pre_dump = build.has(inv[0], "pre_dump_mode")
+    parent = directory / "parent"
+    if parent.is_symlink():
+        info.parent = str(parent.readlink())
+    for name in images.names:
+        img = images.image(name)
+        assert img is not None
+        size = img.file_size
+        info.total_size += size
+        if name.startswith("pages-"):
+            info.pages_size += size
+        status = ImageStatus(name, "unknown", size, magic=img.magic)
+        if img.decodable:
+            status.kind = "decoded"
+        elif img.kind.name != "UNKNOWN":
+            status.kind = "raw"
+        info.images.append(status)
+    _criu_version(images, info, directory)
+
+    ctx = build.FileContext(images)
+    memory = Memory(images)
+    pstree = images.entries("pstree.img")
+    procs = []
+    mnt_ns: set[int] = set()
+    ns_members: dict[tuple[str, int], list[int]] = defaultdict(list)
+    uts_ids: set[int] = set()
+    for entry in pstree:
+        proc = build.process(entry, images)
+        ids = images.entries(f"ids-{proc.pid}.img")
+        if ids:
+            proc.namespaces = build.namespaces(ids[0])
+            for kind, ns_id in proc.namespaces.items():
+                ns_members[(kind, ns_id)].append(proc.pid)
+            if "mnt" in proc.namespaces:
+                mnt_ns.add(proc.namespaces["mnt"])
+            if "uts" in proc.namespaces:
+                uts_ids.add(proc.namespaces["uts"])
+            proc.fds = build.fds(ids[0].files_id, ctx, images)
+        fs = images.entries(f"fs-{proc.pid}.img")
+        if fs:
+            proc.cwd = ctx.reg_name(fs[0].cwd_id)
+            proc.root = ctx.reg_name(fs[0].root_id)
+            proc.umask = fs[0].umask
+        mm = images.entries(f"mm-{proc.pid}.img")
+        if mm:
+            proc.vmas = build.vmas(mm[0], ctx)
+            if build.has(mm[0], "exe_file_id"):
+                proc.exe = ctx.reg_name(mm[0].exe_file_id)
+            space = address_space(proc, mm[0], memory, ctx)
+            if space is not None:
+                count_pages(proc, space)
+                argv_env(proc, mm[0], space, images.warn)
+        procs.append(proc)
+    ck.processes = _tree_order(procs)
+    if not pstree and not info.pre_dump:
+        images.errors.append(f"{directory / 'pstree.img'}: no process tree decoded")
+    ck.mounts = build.mounts(images, mnt_ns)
+    ck.namespaces = [NamespaceUse(k, i, sorted(p)) for (k, i), p in sorted(ns_members.items())]
+    for cg in images.entries("cgroup.img")[:1]:
+        ck.cgroups = [CgroupSet(s.id, {c.name: c.path for c in s.ctls}) for s in cg.sets]
+    for uts in sorted(uts_ids):
+        got = images.entries(f"utsns-{uts}.img")
+        if got:
+            ck.hostname, ck.domainname = got[0].nodename, got[0].domainname
+            break
+    by_dev = {m.root_dev: m.mountpoint for m in ck.mounts if m.fstype in ("tmpfs", "devtmpfs")}
+    ck.tmpfs = _tmpfs(images, by_dev)
+    if images.exists("descriptors.json"):
+        try:
+            ck.stdio = json.loads(images.raw("descriptors.json").tobytes())
+        except ValueError:
+            images.warn("descriptors.json is not JSON")
+    ck.warnings = images.warnings
+    ck.errors = images.errors
+    return ck
+
+
+def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None) -> Checkpoint:
+    path = Path(target)
+    if path.is_dir():
+        return load_directory(path)
+    raise NotACheckpoint("expected a CRIU image directory (with inventory.img)", path)

@@ -1,0 +1,55 @@
+"""Memory mappings (mm image VMAs) with what CRIU dumped of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forensics.model.flags import MAP_FLAGS, VMA_STATUS, bit_words, prot_string
+
+
+@dataclass(slots=True)
+class Vma:
+    """One mapping. `kind` is one of heap, stack, vdso, vvar, vsyscall, anon, file, shared, memfd, sysv,
+    guard; `dumped_pages` counts pages present in this checkpoint's pages files, `parent_pages` those
+    CRIU left in a parent checkpoint, `lazy_pages` those only a lazy-pages server held."""
+
+    start: int
+    end: int
+    pgoff: int
+    prot: int
+    flags: int
+    status: int
+    shmid: int
+    path: str | None
+    kind: str
+    dumped_pages: int = 0
+    parent_pages: int = 0
+    lazy_pages: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def prot_str(self) -> str:
+        return prot_string(self.prot)
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.flags & 0x1)
+
+    @property
+    def status_words(self) -> list[str]:
+        return bit_words(self.status, VMA_STATUS)
+
+    @property
+    def flag_words(self) -> list[str]:
+        return bit_words(self.flags, MAP_FLAGS)
+
+    @property
+    def label(self) -> str:
+        """What /proc/PID/maps would show in its last column."""
+        if self.path:
+            return self.path
+        return {"heap": "[heap]", "stack": "[stack]", "vdso": "[vdso]", "vvar": "[vvar]",
+                "vsyscall": "[vsyscall]"}.get(self.kind, "")

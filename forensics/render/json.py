@@ -1,0 +1,120 @@
+"""The model as one stable JSON document (documented in docs/json.md).
+
+Addresses and register values are integers, not hex strings, so scripts can compute with them; names
+follow docs/json.md and only ever gain keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from typing import Any
+
+from forensics.model import files as f
+from forensics.model.checkpoint import Checkpoint
+from forensics.model.flags import capability_names, open_flag_words, signal_names
+from forensics.model.process import Process, Thread
+from forensics.model.vma import Vma
+
+SCHEMA_VERSION = 1
+
+
+def fd_doc(fd: f.Fd) -> dict[str, Any]:
+    doc: dict[str, Any] = {"fd": fd.fd, "type": fd.type, "cloexec": fd.cloexec}
+    obj = fd.file
+    if obj is None:
+        doc["missing_file_id"] = fd.missing_file_id
+        return doc
+    doc["file_id"] = obj.id
+    doc["description"] = obj.describe()
+    for field in dataclasses.fields(obj):
+        if field.name == "id":
+            continue
+        value = getattr(obj, field.name)
+        if field.name == "data":
+            doc["data_b64"] = base64.b64encode(value).decode() if value else None
+            continue
+        if field.name == "sock_type":
+            doc["socket_type"] = value
+            continue
+        if isinstance(value, list):
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+        doc[field.name] = value
+    if isinstance(obj, f.RegularFile):
+        doc["flag_words"] = open_flag_words(obj.flags)
+    if isinstance(obj, f.OtherFile):
+        doc["kind"] = obj.kind.lower()
+    return doc
+
+
+def thread_doc(t: Thread) -> dict[str, Any]:
+    regs = None
+    if t.registers is not None:
+        regs = dict(t.registers.gp)
+        regs["arch"] = t.registers.arch
+        if t.registers.fpu is not None:
+            regs["fpu"] = t.registers.fpu
+    return {"tid": t.tid, "comm": t.comm, "syscall": t.syscall, "blocked_signals": signal_names(t.blocked_signals),
+            "seccomp": t.seccomp_mode, "registers": regs}
+
+
+def vma_doc(v: Vma) -> dict[str, Any]:
+    return {"start": v.start, "end": v.end, "prot": v.prot_str, "shared": v.shared, "kind": v.kind,
+            "path": v.label or None, "pgoff": v.pgoff, "flags": v.flag_words, "status": v.status_words,
+            "dumped_pages": v.dumped_pages, "parent_pages": v.parent_pages, "lazy_pages": v.lazy_pages}
+
+
+def process_doc(p: Process) -> dict[str, Any]:
+    c = p.creds
+    creds = None
+    if c is not None:
+        creds = {"uid": list(c.uids), "gid": list(c.gids), "groups": c.groups,
+                 "cap_eff": capability_names(c.cap_eff), "cap_prm": capability_names(c.cap_prm),
+                 "cap_inh": capability_names(c.cap_inh), "cap_bnd": capability_names(c.cap_bnd),
+                 "cap_amb": capability_names(c.cap_amb), "secbits": c.secbits, "no_new_privs": c.no_new_privs,
+                 "lsm_profile": c.lsm_profile}
+    return {
+        "pid": p.pid, "ppid": p.ppid, "pgid": p.pgid, "sid": p.sid, "comm": p.comm, "state": p.state,
+        "exit_code": p.exit_code, "exe": p.exe, "argv": p.argv, "env": p.env, "cwd": p.cwd, "root": p.root,
+        "umask": p.umask, "creds": creds, "seccomp": p.seccomp_mode, "personality": p.personality,
+        "rlimits": {k: {"soft": s, "hard": h} for k, (s, h) in p.rlimits.items()},
+        "sigactions": [{"signal": s.signo, "disposition": s.disposition, "handler": s.handler, "flags": s.flags}
+                       for s in p.sigactions if s.handler != 0],
+        "namespaces": p.namespaces, "cgroup_set": p.cgroup_set, "children": p.children,
+        "threads": [thread_doc(t) for t in p.threads],
+        "fds": [fd_doc(fd) for fd in p.fds],
+        "vmas": [vma_doc(v) for v in p.vmas],
+    }
+
+
+def document(ck: Checkpoint) -> dict[str, Any]:
+    info = ck.info
+    return {
+        "schema": SCHEMA_VERSION,
+        "checkpoint": {
+            "path": info.path, "layout": info.layout, "engine": info.engine, "name": info.checkpoint_name,
+            "criu_version": info.criu_version, "criu_version_source": info.criu_version_source,
+            "img_version": info.img_version, "pre_dump": info.pre_dump, "parent": info.parent,
+            "time": info.checkpoint_time, "total_size": info.total_size, "pages_size": info.pages_size,
+            "container": {"id": info.container_id, "name": info.container_name, "image": info.image,
+                          "created": info.container_created},
+            "images": [dataclasses.asdict(i) for i in info.images],
+        },
+        "hostname": ck.hostname,
+        "domainname": ck.domainname,
+        "processes": [process_doc(p) for p in ck.processes],
+        "mounts": [dict(dataclasses.asdict(m), propagation=m.propagation) for m in ck.mounts],
+        "namespaces": [dataclasses.asdict(n) for n in ck.namespaces],
+        "cgroups": [dataclasses.asdict(c) for c in ck.cgroups],
+        "tmpfs": [dataclasses.asdict(t) for t in ck.tmpfs],
+        "stdio": ck.stdio,
+        "wrapper": ck.wrapper,
+        "warnings": ck.warnings,
+        "errors": ck.errors,
+        "partial": ck.partial,
+    }
+
+
+def render(ck: Checkpoint) -> str:
+    return json.dumps(document(ck), indent=1, default=str)
