@@ -94,3 +94,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lab_samples(lab: Path) -> list[Sample]:
     return load_samples(lab)
+
+
+@pytest.fixture(params=["bundled", "fresh"])
+def run_root(request: pytest.FixtureRequest) -> Path:
+    """Each test that takes this runs on the bundled samples and on a fresh lab run."""
+    if request.param == "bundled":
+        if not (SAMPLES / "index.json").exists():
+            pytest.fail("samples/index.json is missing: the bundled samples must be committed")
+        return SAMPLES
+    return request.getfixturevalue("lab")

@@ -196,7 +196,9 @@ def unix_name(raw: bytes) -> str | None:
         return None
     if raw[0] == 0:
         return "@" + raw[1:].decode("utf-8", "backslashreplace")
-    return raw.decode("utf-8", "backslashreplace")
+    # A path name is stored with the NUL terminator the kernel reported (sun_path); an abstract name
+    # (leading NUL) is raw bytes and keeps everything.
+    return raw.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
 
 
 def file_object(fe: Message, ctx: FileContext) -> f.FileObject:

@@ -25,15 +25,6 @@ RAW_PREFIXES = ("pages-", "tmpfs-", "ifaddr-", "route", "rule-", "iptables-", "i
 EXPECTED_SCENARIOS = {"counter", "service", "service-tcp", "incremental", "podman"}
 
 
-@pytest.fixture(params=["bundled", "fresh"])
-def run_root(request: pytest.FixtureRequest) -> Path:
-    if request.param == "bundled":
-        if not (SAMPLES / "index.json").exists():
-            pytest.fail("samples/index.json is missing: the bundled samples must be committed")
-        return SAMPLES
-    return request.getfixturevalue("lab")
-
-
 def samples_of(root: Path) -> list[Sample]:
     return load_samples(root)
 
