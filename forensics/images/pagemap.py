@@ -79,13 +79,12 @@ def pagemap_runs(image: Image, page_size: int = DEFAULT_PAGE_SIZE) -> Pagemap:
     """The runs of a pagemap (or pagemap-shmem) image with their offsets in the pages file."""
     if image.kind.layout is not Layout.PAGEMAP:
         raise ImageError(f"not a pagemap image but {image.magic}", image.path)
-    entries = image.load()
-    result = Pagemap(None, errors=list(image.errors))
-    if not entries:
-        return result
-    result.pages_id = entries[0].message.pages_id  # type: ignore[attr-defined]
+    result = Pagemap(None)
     offset = 0
-    for entry in entries[1:]:
+    for entry in image.load():
+        if entry.type_name == "pagemap_head":
+            result.pages_id = entry.message.pages_id  # type: ignore[attr-defined]
+            continue
         vaddr, nr_pages, flags = normalise(entry.message)
         if flags & ~KNOWN_FLAGS:
             result.errors.append(ImageError(
@@ -95,4 +94,6 @@ def pagemap_runs(image: Image, page_size: int = DEFAULT_PAGE_SIZE) -> Pagemap:
         result.runs.append(PagemapRun(vaddr, nr_pages, flags, offset if present else None, entry.offset))
         if present:
             offset += nr_pages * page_size
+    # A damaged head leaves pages_id unknown but the runs usable; the damage itself is in the errors.
+    result.errors[:0] = image.errors
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from forensics.model.mounts import Mount
 from forensics.model.process import Process
@@ -94,6 +95,8 @@ class Checkpoint:
     wrapper: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Per-process memory readers (forensics.memory.space.AddressSpace); not part of any report.
+    memory: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def partial(self) -> bool:

@@ -333,6 +333,7 @@ def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Check
                 proc.exe = ctx.reg_name(mm[0].exe_file_id)
             space = address_space(proc, mm[0], memory, ctx)
             if space is not None:
+                ck.memory[proc.pid] = space
                 count_pages(proc, space)
                 argv_env(proc, mm[0], space, images.warn)
         procs.append(proc)

@@ -1,8 +1,4 @@
-"""Command line: parse options, call one function, hand its result to one renderer.
-
-Errors from inputs become one line on stderr and exit code 2; nothing else is caught here, and typer's
-pretty exceptions never show locals, because locals can hold memory read from a checkpoint.
-"""
+"""`forensics inspect`: one checkpoint, decoded and reported."""
 
 from __future__ import annotations
 
@@ -13,30 +9,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from forensics import __version__
-from forensics.errors import ForensicsError
-
-app = typer.Typer(
-    name="forensics",
-    help="Forensic debugging of frozen containers: decode, inspect and diff CRIU checkpoints.",
-    pretty_exceptions_show_locals=False,
-    no_args_is_help=True,
-    add_completion=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"forensics {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    """checkpoint-forensics."""
+from forensics.cli import app
+from forensics.model.load import load_checkpoint
+from forensics.render import json as json_render
+from forensics.render import terminal
 
 
 @app.command()
@@ -56,10 +32,6 @@ def inspect(
     pid: Optional[int] = typer.Option(None, "--pid", help="Only this process (pid inside the container)."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
-    from forensics.model.load import load_checkpoint
-    from forensics.render import json as json_render
-    from forensics.render import terminal
-
     ck = load_checkpoint(target, docker_root=docker_root, container=container)
     if as_json:
         sys.stdout.write(json_render.render(ck) + "\n")
@@ -71,12 +43,3 @@ def inspect(
         raise typer.Exit(2)
 
 
-def main() -> None:
-    try:
-        app()
-    except ForensicsError as e:
-        print(f"forensics: {e}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("forensics: interrupted", file=sys.stderr)
-        sys.exit(130)

@@ -1,0 +1,86 @@
+"""Find bytes in every process's memory of a checkpoint, with addresses and the mapping they are in.
+
+Private memory is searched one pages file at a time (forensics.memory.search); each shared-memory
+object once, its hits then attributed to every process that maps it, at that process's address.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from forensics.memory.search import search_store
+from forensics.memory.select import VmaFilter
+from forensics.model.checkpoint import Checkpoint
+from forensics.model.vma import Vma
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One hit: `pid`, virtual `address`, `length`, and the `vma` holding it."""
+
+    pid: int
+    address: int
+    length: int
+    vma: Vma
+
+    @property
+    def where(self) -> str:
+        return self.vma.label or self.vma.kind
+
+
+def scan_size(ck: Checkpoint, flt: VmaFilter) -> int:
+    """Bytes a search will read: for the progress bar."""
+    seen: set[int] = set()
+    total = 0
+    for pid, space in ck.memory.items():
+        if not flt.wants_pid(pid):
+            continue
+        stores = [space.store, *space.shared.values()]
+        for st in stores:
+            if id(st) not in seen:
+                seen.add(id(st))
+                total += len(st.pages)
+    return total
+
+
+def grep(ck: Checkpoint, pattern: re.Pattern[bytes], flt: VmaFilter,
+         progress: Callable[[int], None] | None = None) -> Iterator[Match]:
+    shared_done: dict[int, list] = {}
+    for pid in sorted(ck.memory):
+        if not flt.wants_pid(pid):
+            continue
+        space = ck.memory[pid]
+        for hit in search_store(space.store, pattern):
+            vma = space.vma_at(hit.address)
+            if vma is None or vma.start in space.shared_of:
+                continue
+            if flt.wants_vma(vma) and flt.wants_address(hit.address, hit.length):
+                yield Match(pid, hit.address, hit.length, vma)
+        if progress:
+            progress(len(space.store.pages))
+        for vma in space.vmas:
+            link = space.shared_of.get(vma.start)
+            if link is None or not flt.wants_vma(vma):
+                continue
+            key, base = link
+            store = space.shared.get(key)
+            if store is None:
+                continue
+            if key not in shared_done:
+                shared_done[key] = list(search_store(store, pattern))
+                if progress:
+                    progress(len(store.pages))
+            for hit in shared_done[key]:
+                if base <= hit.address < base + vma.size:
+                    addr = vma.start + hit.address - base
+                    if flt.wants_address(addr, hit.length):
+                        yield Match(pid, addr, hit.length, vma)
+
+
+def strings_pattern(min_len: int, encoding: str) -> re.Pattern[bytes]:
+    """Printable runs, as `strings` finds them: ASCII, or UTF-16LE (each char followed by a NUL)."""
+    if encoding == "utf16":
+        return re.compile(rb"(?:[\x20-\x7e]\x00){%d,}" % min_len)
+    return re.compile(rb"[\x20-\x7e\t]{%d,}" % min_len)
