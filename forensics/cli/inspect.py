@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from forensics.cli import app
+from forensics.render.terminal import make_console
 from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
 from forensics.render import terminal
@@ -38,7 +38,7 @@ def inspect(
     else:
         sections = terminal.Sections.everything(pid) if all_ else terminal.Sections(
             ps, threads, fds, sockets, mounts, maps, env, pid)
-        terminal.render(ck, sections, Console())
+        terminal.render(ck, sections, make_console())
     if ck.partial:
         raise typer.Exit(2)
 

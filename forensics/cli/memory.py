@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from forensics.cli import app
+from forensics.render.terminal import make_console
 from forensics.errors import ForensicsError
 from forensics.memory.grep import Match, grep, scan_size, strings_pattern
 from forensics.memory.search import compile_pattern
@@ -76,7 +76,7 @@ def map_(
     for r in rows:
         t.add_row(str(r["pid"]), f"{r['start']:x}-{r['end']:x}", r["prot"], f"{r['pgoff']:x}", r["kind"],
                   str(r["dumped_pages"] + r["parent_pages"]), str(r["missing_pages"]), r["path"] or "")
-    Console().print(t)
+    make_console().print(t)
 
 
 FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", "i16": "<h", "i32": "<i",
@@ -241,7 +241,7 @@ def dump(
             addr = hi
         if addr < end:
             gaps.append((addr, end))
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     err.print(f"wrote {written} dumped bytes of 0x{start:x}-0x{end:x} to {output}")
     for lo, hi in gaps[:50]:
         err.print(f"  not in the checkpoint: 0x{lo:x}-0x{hi:x} (left as a hole)")

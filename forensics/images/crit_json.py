@@ -28,7 +28,7 @@ from google.protobuf.message import Message
 
 from forensics.errors import ImageError
 from forensics.images.decode import Entry, Image
-from forensics.images.extra import BpfMapData, Blob, QueuedMessage, SemaphoreValues, TcpQueues
+from forensics.images.extra import Blob, BpfMapData, QueuedMessage, SemaphoreValues, TcpQueues
 from forensics.images.messages import MESSAGES
 
 JSON = Any
@@ -101,7 +101,7 @@ def entry_json(entry: Entry, magic: str) -> dict[str, JSON]:
     if entry.extra is not None:
         d["extra"] = extra_json(entry, magic)
     elif magic == "IPCNS_SHM" or (magic == "GHOST_FILE" and entry.type_name == "ghost_file_entry"
-                                  and not getattr(entry.message, "chunks")):
+                                  and not entry.message.chunks):
         d["extra"] = ""
     return d
 

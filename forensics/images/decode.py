@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -26,7 +27,12 @@ from forensics.errors import ImageError
 from forensics.images.extra import READERS, Blob, Extra, take
 from forensics.images.framing import ByteOrder, Header, parse_header, read_frame
 from forensics.images.magic import (
-    BY_MAGIC, RAW_IMAGE, UNKNOWN, ImageKind, Layout, kind_by_filename,
+    BY_MAGIC,
+    RAW_IMAGE,
+    UNKNOWN,
+    ImageKind,
+    Layout,
+    kind_by_filename,
 )
 from forensics.images.messages import message_class
 from forensics.images.unknown import UnknownField, find_unknown
@@ -165,7 +171,8 @@ class Image:
         elif layout is Layout.GHOST:
             first, rest = "ghost_file_entry", "ghost_chunk_entry"
         else:
-            first = rest = self.kind.message  # type: ignore[assignment]
+            assert self.kind.message is not None  # decodable
+            first = rest = self.kind.message
         reader = READERS.get(self.kind.extra) if self.kind.extra else None
         # Without a frame of its own, an EXTRA blob's length is only known from a decoded entry; if an
         # entry is unreadable nothing after it can be located.
@@ -181,7 +188,7 @@ class Image:
             msg = message_class(type_name)()
             try:
                 msg.ParseFromString(frame.payload)
-            except Exception as exc:  # protobuf's backends differ in what they raise for hostile bytes
+            except Exception as exc:  # noqa: BLE001 - protobuf's backends differ in what hostile bytes raise
                 errors.append(ImageError(f"{type_name} payload does not decode: {exc}", path, frame.offset + 4))
                 if fatal_payload:
                     return
@@ -208,14 +215,14 @@ class Image:
             self.warnings.append(f"{self.kind.name} image should hold one entry but holds {count}")
 
 
-def _ghost_extra(data: memoryview, offset: int, msg: Message, index: int, path: str) -> tuple[Blob | None, int]:
+def _ghost_extra(data: memoryview, offset: int, msg: Any, index: int, path: str) -> tuple[Blob | None, int]:
     """A ghost file's content: everything after the first entry, or `len` bytes after each chunk entry."""
     if index == 0:
-        if msg.chunks:  # type: ignore[attr-defined]
+        if msg.chunks:
             return None, offset
         blob = Blob(offset, len(data) - offset, data[offset:])
         return blob, len(data)
-    blob = take(data, offset, msg.len, path, "ghost file chunk")  # type: ignore[attr-defined]
+    blob = take(data, offset, msg.len, path, "ghost file chunk")
     return blob, offset + blob.length
 
 

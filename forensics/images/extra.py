@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
@@ -79,7 +80,7 @@ class QueuedMessage:
 
 
 Extra = Blob | TcpQueues | BpfMapData | SemaphoreValues | tuple[QueuedMessage, ...]
-Reader = Callable[[memoryview, int, Message, ByteOrder, str], tuple[Extra | None, int]]
+Reader = Callable[[memoryview, int, Any, ByteOrder, str], tuple[Extra | None, int]]
 
 
 def round_up(n: int, to: int) -> int:
@@ -99,62 +100,62 @@ def _skip(data: memoryview, offset: int, length: int, path: str, what: str) -> i
     return offset + length
 
 
-def read_pipe_data(data: memoryview, offset: int, msg: Message, order: ByteOrder, path: str) -> tuple[Blob, int]:
-    blob = take(data, offset, msg.bytes, path, "pipe data")  # type: ignore[attr-defined]
+def read_pipe_data(data: memoryview, offset: int, msg: Any, order: ByteOrder, path: str) -> tuple[Blob, int]:
+    blob = take(data, offset, msg.bytes, path, "pipe data")
     return blob, offset + blob.length
 
 
-def read_sk_queue(data: memoryview, offset: int, msg: Message, order: ByteOrder, path: str) -> tuple[Blob, int]:
-    blob = take(data, offset, msg.length, path, "queued packet")  # type: ignore[attr-defined]
+def read_sk_queue(data: memoryview, offset: int, msg: Any, order: ByteOrder, path: str) -> tuple[Blob, int]:
+    blob = take(data, offset, msg.length, path, "queued packet")
     return blob, offset + blob.length
 
 
-def read_tcp_stream(data: memoryview, offset: int, msg: Message, order: ByteOrder,
+def read_tcp_stream(data: memoryview, offset: int, msg: Any, order: ByteOrder,
                     path: str) -> tuple[TcpQueues, int]:
-    inq = take(data, offset, msg.inq_len, path, "TCP receive queue")  # type: ignore[attr-defined]
-    outq = take(data, inq.offset + inq.length, msg.outq_len, path, "TCP send queue")  # type: ignore[attr-defined]
+    inq = take(data, offset, msg.inq_len, path, "TCP receive queue")
+    outq = take(data, inq.offset + inq.length, msg.outq_len, path, "TCP send queue")
     return TcpQueues(inq, outq), outq.offset + outq.length
 
 
-def read_bpfmap_data(data: memoryview, offset: int, msg: Message, order: ByteOrder,
+def read_bpfmap_data(data: memoryview, offset: int, msg: Any, order: ByteOrder,
                      path: str) -> tuple[BpfMapData, int]:
-    keys = take(data, offset, msg.keys_bytes, path, "bpf map keys")  # type: ignore[attr-defined]
-    values = take(data, keys.offset + keys.length, msg.values_bytes, path,  # type: ignore[attr-defined]
+    keys = take(data, offset, msg.keys_bytes, path, "bpf map keys")
+    values = take(data, keys.offset + keys.length, msg.values_bytes, path,
                   "bpf map values")
     return BpfMapData(keys, values), values.offset + values.length
 
 
-def read_ipc_sem(data: memoryview, offset: int, msg: Message, order: ByteOrder,
+def read_ipc_sem(data: memoryview, offset: int, msg: Any, order: ByteOrder,
                  path: str) -> tuple[SemaphoreValues, int]:
-    nsems = msg.nsems  # type: ignore[attr-defined]
+    nsems = msg.nsems
     blob = take(data, offset, 2 * nsems, path, "semaphore values")
     end = _skip(data, offset, round_up(2 * nsems, 8), path, "semaphore values padding")
     values = struct.unpack(("<" if order == "little" else ">") + f"{nsems}H", blob.data)
     return SemaphoreValues(blob, values), end
 
 
-def read_ipc_msg(data: memoryview, offset: int, msg: Message, order: ByteOrder,
+def read_ipc_msg(data: memoryview, offset: int, msg: Any, order: ByteOrder,
                  path: str) -> tuple[tuple[QueuedMessage, ...], int]:
     header_class = message_class("ipc_msg")
     queued: list[QueuedMessage] = []
-    for _ in range(msg.qnum):  # type: ignore[attr-defined]
+    for _ in range(msg.qnum):
         frame = read_frame(data, offset, order, path)
         header = header_class()
         try:
             header.ParseFromString(frame.payload)
         except DecodeError as exc:
             raise ImageError(f"queued message header does not decode: {exc}", path, frame.offset + 4) from None
-        text = take(data, frame.end, header.msize, path, "queued message text")  # type: ignore[attr-defined]
+        text = take(data, frame.end, header.msize, path, "queued message text")
         offset = _skip(data, frame.end, round_up(text.length, 8), path, "queued message padding")
         queued.append(QueuedMessage(frame.offset, header, text, tuple(find_unknown(header))))
     return tuple(queued), offset
 
 
-def read_ipc_shm(data: memoryview, offset: int, msg: Message, order: ByteOrder,
+def read_ipc_shm(data: memoryview, offset: int, msg: Any, order: ByteOrder,
                  path: str) -> tuple[Blob | None, int]:
-    if msg.in_pagemaps:  # type: ignore[attr-defined]
+    if msg.in_pagemaps:
         return None, offset  # contents are in pagemap-shmem-<id>.img, nothing follows the entry
-    blob = take(data, offset, msg.size, path, "shared memory segment")  # type: ignore[attr-defined]
+    blob = take(data, offset, msg.size, path, "shared memory segment")
     return blob, _skip(data, offset, round_up(blob.length, 4), path, "shared memory padding")
 
 

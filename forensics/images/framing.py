@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from construct import Int32ub, Int32ul
 
@@ -27,8 +27,8 @@ from forensics.images.magic import BY_MAGIC, IMG_COMMON, IMG_SERVICE, Prefix
 ByteOrder = Literal["little", "big"]
 
 # One u32 word (magic or entry size) in each byte order.
-WORD: dict[ByteOrder, type[Int32ul] | object] = {"little": Int32ul, "big": Int32ub}
-_SIZE = {order: struct.Struct(WORD[order].fmtstr) for order in ("little", "big")}  # type: ignore[attr-defined]
+WORD: dict[ByteOrder, Any] = {"little": Int32ul, "big": Int32ub}
+_SIZE = {order: struct.Struct(WORD[order].fmtstr) for order in ("little", "big")}
 WORD_SIZE = 4
 
 
@@ -43,7 +43,8 @@ class Header:
 
 
 def _word(data: memoryview, offset: int, order: ByteOrder) -> int:
-    return WORD[order].parse(data[offset:offset + WORD_SIZE])  # type: ignore[attr-defined,no-any-return]
+    value: int = WORD[order].parse(data[offset:offset + WORD_SIZE])
+    return value
 
 
 def parse_header(data: memoryview, path: str) -> Header | None:
@@ -108,4 +109,4 @@ def read_word(data: memoryview, offset: int, order: ByteOrder, path: str, what: 
     """A u32 inside an EXTRA payload (ipc message sizes), checked against the end of the data."""
     if len(data) - offset < WORD_SIZE:
         raise ImageError(f"{what} cut short", path, offset)
-    return _SIZE[order].unpack_from(data, offset)[0]  # type: ignore[no-any-return]
+    return _SIZE[order].unpack_from(data, offset)[0]

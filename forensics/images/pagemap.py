@@ -14,8 +14,7 @@ offset in the pages file. Nothing here reads memory.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from google.protobuf.message import Message
+from typing import Any
 
 from forensics.errors import ImageError
 from forensics.images.decode import Image
@@ -64,15 +63,15 @@ class Pagemap:
         return f"pages-{self.pages_id}.img" if self.pages_id is not None else None
 
 
-def normalise(entry: Message) -> tuple[int, int, int]:
+def normalise(entry: Any) -> tuple[int, int, int]:
     """(vaddr, nr_pages, flags) of one pagemap_entry, as CRIU's init_compat_pagemap_entry makes them."""
-    flags = entry.flags  # type: ignore[attr-defined]
-    if entry.HasField("in_parent") and entry.in_parent:  # type: ignore[attr-defined]
+    flags = entry.flags
+    if entry.HasField("in_parent") and entry.in_parent:
         flags |= PE_PARENT
     elif not entry.HasField("flags"):
         flags = PE_PRESENT
-    nr_pages = entry.nr_pages if entry.HasField("nr_pages") else entry.compat_nr_pages  # type: ignore[attr-defined]
-    return entry.vaddr, nr_pages, flags  # type: ignore[attr-defined]
+    nr_pages = entry.nr_pages if entry.HasField("nr_pages") else entry.compat_nr_pages
+    return entry.vaddr, nr_pages, flags
 
 
 def pagemap_runs(image: Image, page_size: int = DEFAULT_PAGE_SIZE) -> Pagemap:
@@ -83,7 +82,8 @@ def pagemap_runs(image: Image, page_size: int = DEFAULT_PAGE_SIZE) -> Pagemap:
     offset = 0
     for entry in image.load():
         if entry.type_name == "pagemap_head":
-            result.pages_id = entry.message.pages_id  # type: ignore[attr-defined]
+            head: Any = entry.message
+            result.pages_id = head.pages_id
             continue
         vaddr, nr_pages, flags = normalise(entry.message)
         if flags & ~KNOWN_FLAGS:

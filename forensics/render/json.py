@@ -118,3 +118,28 @@ def document(ck: Checkpoint) -> dict[str, Any]:
 
 def render(ck: Checkpoint) -> str:
     return json.dumps(document(ck), indent=1, default=str)
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (int, str, float, bool, type(None), list, dict)) else str(value)
+
+
+def diff_document(d: Any, show_all: bool = False) -> dict[str, Any]:
+    """`forensics diff --json`: sections of model changes, changed pages per VMA, and values[]."""
+    sections: dict[str, list] = {s: [] for s in ("processes", "fds", "sockets", "mounts", "vmas")}
+    for c in d.changes:
+        sections[c.section].append({"what": c.what, "subject": c.subject, "pid": c.pid, "field": c.field,
+                                    "old": _jsonable(c.old), "new": _jsonable(c.new), "note": c.note})
+    values = [v for v in d.values if show_all or v.noise is None]
+    return {
+        "schema": SCHEMA_VERSION,
+        "a": d.a.info.path, "b": d.b.info.path,
+        "matched": [{"a_pid": p.a.pid, "b_pid": p.b.pid, "rule": p.rule} for p in d.pairs],
+        **sections,
+        "memory": [{"pid": m.pid, "vma_start": m.vma.start, "vma_end": m.vma.end, "where": m.vma.label or m.vma.kind,
+                    "changed_pages": m.changed, "appeared_pages": m.appeared, "vanished_pages": m.vanished}
+                   for m in d.memory],
+        "values": [{"pid": v.pid, "address": v.address, "symbol": v.symbol, "old": v.old, "new": v.new,
+                    "type": v.type, "where": v.where, "grew": v.grew, "noise": v.noise} for v in values],
+        "noise_folded": 0 if show_all else sum(1 for v in d.values if v.noise is not None),
+    }

@@ -35,6 +35,12 @@ class Sections:
         return cls(True, True, True, True, True, True, True, pid)
 
 
+def make_console(stderr: bool = False) -> Console:
+    """The console every command prints with: decoded strings such as "[heap]" or a process's argv are
+    data, so rich markup and auto-highlighting are off."""
+    return Console(markup=False, highlight=False, stderr=stderr)
+
+
 def size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -206,3 +212,54 @@ def render(ck: Checkpoint, sections: Sections, console: Console) -> None:
         console.print(Text("warning: " + w, style="yellow"))
     for e in ck.errors:
         console.print(Text("error: " + e, style="bold red"))
+
+
+def _value(v: object, kind: str) -> str:
+    if kind == "str":
+        return repr(v).replace("'", '"') if isinstance(v, str) else str(v)
+    if kind == "ptr" and isinstance(v, int):
+        return f"0x{v:x}"
+    return str(v)
+
+
+def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: ANN001 - forensics.diff.compare.Diff
+    """Model changes by section, changed pages per mapping, then the values that moved (noise folded)."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("A", d.a.info.path)
+    head.add_row("B", d.b.info.path)
+    rules = sorted({p.rule for p in d.pairs})
+    head.add_row("matched", f"{len(d.pairs)} processes (by {', '.join(rules) or 'nothing'})")
+    parts: list = [head]
+    for section in ("processes", "fds", "sockets", "mounts", "vmas"):
+        rows = d.section(section)
+        if not rows:
+            continue
+        t = _table(section, "PID", "", "WHAT", "FIELD", "OLD", "NEW")
+        for c in rows:
+            sign = {"added": "+", "removed": "-", "changed": "~"}[c.what]
+            t.add_row(str(c.pid or ""), sign, c.subject + (f" ({c.note})" if c.note else ""), c.field or "",
+                      "" if c.old is None else str(c.old), "" if c.new is None else str(c.new))
+        parts.append(t)
+    if d.memory:
+        t = _table("memory", "PID", "MAPPING", "CHANGED", "APPEARED", "VANISHED")
+        for m in d.memory:
+            t.add_row(str(m.pid), f"{m.vma.start:x}-{m.vma.end:x} {m.vma.label or m.vma.kind}", str(m.changed),
+                      str(m.appeared), str(m.vanished))
+        parts.append(t)
+    shown = [v for v in d.values if show_all or v.noise is None]
+    if shown:
+        t = _table("values that moved", "PID", "ADDRESS", "NAME", "TYPE", "OLD", "NEW", "")
+        for v in shown:
+            mark = "grew" if v.grew else ("shrank" if v.grew is False else "")
+            if v.noise:
+                mark = f"noise: {v.noise}"
+            t.add_row(str(v.pid), f"0x{v.address:x}", v.symbol or v.where, v.type, _value(v.old, v.type),
+                      _value(v.new, v.type), mark)
+        parts.append(t)
+    folded = sum(1 for v in d.values if v.noise is not None)
+    console.print(Group(*parts))
+    if folded and not show_all:
+        console.print(Text(f"{folded} changes in thread stacks and vDSO data folded away (--all shows them)",
+                           style="dim"))

@@ -48,9 +48,9 @@ def originals(directory: Path) -> list[Original]:
     runs to EOF, so a shorter file is not damage."""
     best: dict[str, Image] = {}
     for image in list_images(directory):
-        if image.decodable and image.kind.layout is not Layout.GHOST:
-            if image.magic not in best or image.file_size > best[image.magic].file_size:
-                best[image.magic] = image
+        wanted = image.decodable and image.kind.layout is not Layout.GHOST
+        if wanted and (image.magic not in best or image.file_size > best[image.magic].file_size):
+            best[image.magic] = image
     out = []
     for image in best.values():
         entries = image.load()

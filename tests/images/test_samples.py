@@ -126,7 +126,7 @@ def test_pagemaps_account_for_every_page(sample_dir: tuple[Sample, Path]) -> Non
         # Runs are address-ordered and do not overlap within one pagemap.
         for a, b in zip(pm.runs, pm.runs[1:]):
             assert a.end() <= b.vaddr, f"{image.name}: runs at {a.vaddr:#x} and {b.vaddr:#x} overlap"
-        offsets = [r.pages_offset for r in present]
+        offsets = [r.pages_offset or 0 for r in present]
         assert offsets == sorted(offsets) and (not offsets or offsets[0] == 0)
     for name, expected in sizes.items():
         assert (directory / name).stat().st_size == expected, name

@@ -1,12 +1,24 @@
 """The project's own statement of CRIU 4.2.1's image messages, one module per topic.
 
-`ALL` gathers every declaration; `forensics.images.messages` builds protobuf classes from it.
+`ALL` gathers every declaration; `forensics.images.messages` builds protobuf classes from it. Within a
+module, a comment names the CRIU `.proto` file each group of declarations corresponds to, so a reader
+can hold one against the other. tests/images/test_schema.py checks every name, number, type, label,
+default and display hint against CRIU 4.2.1's installed descriptors.
 """
 
 from __future__ import annotations
 
 from forensics.images.schema import (
-    core, files, memory, misc, mounts, namespaces, notify, registers, sockets, tty,
+    core,
+    files,
+    memory,
+    misc,
+    mounts,
+    namespaces,
+    notify,
+    registers,
+    sockets,
+    tty,
 )
 from forensics.images.schema.declare import Enum, Msg
 

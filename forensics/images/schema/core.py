@@ -8,28 +8,41 @@ shares; fs-<pid>.img its cwd and root file ids.
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    BYTES,
+    I32,
+    REP,
+    REQ,
+    S32,
+    STRING,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
     # core.proto
     E("seccomp_mode", ("disabled", 0), ("strict", 1), ("filter", 2)),
     M("task_core_entry", [
-        F(1, "task_state", U32, REQ, dict='gen'),
-        F(2, "exit_code", U32, REQ),
+        F(1, "task_state", U32, REQ, dict='gen'),  # 1 alive, 2 dead (zombie), 3 stopped
+        F(2, "exit_code", U32, REQ),  # zombies only: the raw wait status
         F(3, "personality", U32, REQ),
         F(4, "flags", U32, REQ),
         F(5, "blk_sigset", U64, REQ, hex=True),
         F(6, "comm", STRING, REQ),
         F(7, "timers", "task_timers_entry"),
         F(8, "rlimits", "task_rlimits_entry"),
-        F(9, "cg_set", U32),
+        F(9, "cg_set", U32),  # deprecated since 3.18: thread_core.cg_set
         F(10, "signals_s", "signal_queue_entry"),
         F(11, "old_seccomp_mode", "seccomp_mode"),
         F(12, "old_seccomp_filter", U32),
         F(13, "loginuid", U32),
         F(14, "oom_score_adj", I32),
-        F(15, "sigactions", "sa_entry", REP),
+        F(15, "sigactions", "sa_entry", REP),  # by signal number, SIGKILL and SIGSTOP left out
         F(18, "child_subreaper", BOOL),
         F(20, "blk_sigset_extended", U64, hex=True),
         F(21, "stop_signo", U32),
@@ -64,16 +77,16 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(7, "sas", "thread_sas_entry"),
         F(8, "pdeath_sig", U32),
         F(9, "signals_p", "signal_queue_entry"),
-        F(10, "creds", "creds_entry"),
+        F(10, "creds", "creds_entry"),  # per thread since 2.0 (creds-<pid>.img before)
         F(11, "seccomp_mode", "seccomp_mode"),
-        F(12, "seccomp_filter", U32),
+        F(12, "seccomp_filter", U32),  # index into seccomp.img: the start of this thread's chain
         F(13, "comm", STRING),
         F(14, "blk_sigset_extended", U64),
         F(15, "rseq_entry", "rseq_entry"),
         F(16, "cg_set", U32),
     ]),
     M("task_rlimits_entry", [
-        F(1, "rlimits", "rlimit_entry", REP),
+        F(1, "rlimits", "rlimit_entry", REP),  # indexed by resource number (RLIMIT_CPU = 0 ...)
     ]),
     M("core_entry", [
         F(1, "mtype", "core_entry.march", REQ),
@@ -89,7 +102,9 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(4, "ids", "task_kobj_ids_entry"),
         F(5, "thread_core", "thread_core_entry"),
     ], [
-        E("march", ("UNKNOWN", 0), ("X86_64", 1), ("ARM", 2), ("AARCH64", 3), ("PPC64", 4), ("S390", 5), ("MIPS", 6), ("LOONGARCH64", 7), ("RISCV64", 8)),
+        E("march",
+           ("UNKNOWN", 0), ("X86_64", 1), ("ARM", 2), ("AARCH64", 3), ("PPC64", 4), ("S390", 5),
+           ("MIPS", 6), ("LOONGARCH64", 7), ("RISCV64", 8)),
     ]),
     # creds.proto
     M("creds_entry", [
@@ -101,7 +116,7 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(6, "sgid", U32, REQ),
         F(7, "fsuid", U32, REQ),
         F(8, "fsgid", U32, REQ),
-        F(9, "cap_inh", U32, REP),
+        F(9, "cap_inh", U32, REP),  # capability sets: two u32 words each, low word first
         F(10, "cap_prm", U32, REP),
         F(11, "cap_eff", U32, REP),
         F(12, "cap_bnd", U32, REP),
@@ -170,10 +185,10 @@ SCHEMA: tuple[Msg | Enum, ...] = (
     # pstree.proto
     M("pstree_entry", [
         F(1, "pid", U32, REQ),
-        F(2, "ppid", U32, REQ),
+        F(2, "ppid", U32, REQ),  # 0 for the root of the tree
         F(3, "pgid", U32, REQ),
         F(4, "sid", U32, REQ),
-        F(5, "threads", U32, REP),
+        F(5, "threads", U32, REP),  # every tid; each has a core-<tid>.img
     ]),
     # fs.proto
     M("fs_entry", [

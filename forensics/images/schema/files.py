@@ -8,15 +8,32 @@ images that belong to files: pipe/fifo data, ghost files (contents of deleted fi
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    I32,
+    I64,
+    REP,
+    REQ,
+    S32,
+    STRING,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
     # fdinfo.proto
-    E("fd_types", ("UND", 0), ("REG", 1), ("PIPE", 2), ("FIFO", 3), ("INETSK", 4), ("UNIXSK", 5), ("EVENTFD", 6), ("EVENTPOLL", 7), ("INOTIFY", 8), ("SIGNALFD", 9), ("PACKETSK", 10), ("TTY", 11), ("FANOTIFY", 12), ("NETLINKSK", 13), ("NS", 14), ("TUNF", 15), ("EXT", 16), ("TIMERFD", 17), ("MEMFD", 18), ("BPFMAP", 19), ("PIDFD", 20), ("CTL_TTY", 65534), ("AUTOFS_PIPE", 65535)),
+    E("fd_types",
+        ("UND", 0), ("REG", 1), ("PIPE", 2), ("FIFO", 3), ("INETSK", 4), ("UNIXSK", 5), ("EVENTFD", 6),
+        ("EVENTPOLL", 7), ("INOTIFY", 8), ("SIGNALFD", 9), ("PACKETSK", 10), ("TTY", 11), ("FANOTIFY", 12),
+        ("NETLINKSK", 13), ("NS", 14), ("TUNF", 15), ("EXT", 16), ("TIMERFD", 17), ("MEMFD", 18),
+        ("BPFMAP", 19), ("PIDFD", 20), ("CTL_TTY", 65534), ("AUTOFS_PIPE", 65535)),
     M("fdinfo_entry", [
-        F(1, "id", U32, REQ),
-        F(2, "flags", U32, REQ),
+        F(1, "id", U32, REQ),  # -> file_entry.id in files.img
+        F(2, "flags", U32, REQ),  # fd flags: FD_CLOEXEC = 1
         F(3, "type", "fd_types", REQ),
         F(4, "fd", U32, REQ),
         F(5, "xattr_security_selinux", STRING),
@@ -56,7 +73,7 @@ SCHEMA: tuple[Msg | Enum, ...] = (
     # regfile.proto
     M("reg_file_entry", [
         F(1, "id", U32, REQ),
-        F(2, "flags", U32, REQ, flags='rfile.flags'),
+        F(2, "flags", U32, REQ, flags='rfile.flags'),  # open flags; O_CLOEXEC lives in fdinfo
         F(3, "pos", U64, REQ),
         F(5, "fown", "fown_entry", REQ),
         F(6, "name", STRING, REQ),
@@ -72,8 +89,8 @@ SCHEMA: tuple[Msg | Enum, ...] = (
     # remap-file-path.proto
     E("remap_type", ("LINKED", 0), ("GHOST", 1), ("PROCFS", 2)),
     M("remap_file_path_entry", [
-        F(1, "orig_id", U32, REQ),
-        F(2, "remap_id", U32, REQ),
+        F(1, "orig_id", U32, REQ),  # the file id of the deleted file
+        F(2, "remap_id", U32, REQ),  # LINKED: a file id; GHOST: N of ghost-file-<N hex>.img; PROCFS: a pid
         F(3, "remap_type", "remap_type"),
     ]),
     # ghost-file.proto
@@ -86,8 +103,8 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(6, "rdev", U32, dev=True, odev=True),
         F(7, "atim", "timeval"),
         F(8, "mtim", "timeval"),
-        F(9, "chunks", BOOL),
-        F(10, "size", U64),
+        F(9, "chunks", BOOL),  # content follows as ghost_chunk_entry + data pairs (sparse files)
+        F(10, "size", U64),  # the deleted file's st_size
         F(11, "symlnk_target", STRING),
     ]),
     M("ghost_chunk_entry", [
@@ -118,8 +135,8 @@ SCHEMA: tuple[Msg | Enum, ...] = (
     # pipe-data.proto
     M("pipe_data_entry", [
         F(1, "pipe_id", U32, REQ),
-        F(2, "bytes", U32, REQ),
-        F(3, "size", U32),
+        F(2, "bytes", U32, REQ),  # length of the data that follows the entry
+        F(3, "size", U32),  # the pipe's capacity, not the data length
     ]),
     # fifo.proto
     M("fifo_entry", [
@@ -159,14 +176,14 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(2, "flags", U32, REQ, flags='rfile.flags'),
         F(3, "pos", U64, REQ),
         F(4, "fown", "fown_entry", REQ),
-        F(5, "inode_id", U32, REQ),
+        F(5, "inode_id", U32, REQ),  # -> memfd_inode_entry in memfd.img
     ]),
     M("memfd_inode_entry", [
         F(1, "name", STRING, REQ),
         F(2, "uid", U32, REQ),
         F(3, "gid", U32, REQ),
         F(4, "size", U64, REQ),
-        F(5, "shmid", U32, REQ),
+        F(5, "shmid", U32, REQ),  # contents: pagemap-shmem-<shmid>.img
         F(6, "seals", U32, REQ, flags='seals.flags'),
         F(7, "inode_id", U64, REQ),
         F(8, "hugetlb_flag", U32),

@@ -1,10 +1,19 @@
-"""Address spaces: mm-<pid>.img (with its VMAs) and the pagemap images that index pages-<id>.img.
-"""
+"""Address spaces: mm-<pid>.img (with its VMAs) and the pagemap images that index pages-<id>.img."""
 
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    I32,
+    REP,
+    REQ,
+    S64,
+    U32,
+    U64,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
@@ -27,7 +36,7 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(10, "mm_env_start", U64, REQ, hex=True),
         F(11, "mm_env_end", U64, REQ, hex=True),
         F(12, "exe_file_id", U32, REQ),
-        F(13, "mm_saved_auxv", U64, REP),
+        F(13, "mm_saved_auxv", U64, REP),  # /proc/PID/auxv as (type, value) words; AT_PAGESZ is here
         F(14, "vmas", "vma_entry", REP),
         F(15, "dumpable", I32),
         F(16, "aios", "aio_ring_entry", REP),
@@ -37,12 +46,12 @@ SCHEMA: tuple[Msg | Enum, ...] = (
     M("vma_entry", [
         F(1, "start", U64, REQ, hex=True),
         F(2, "end", U64, REQ, hex=True),
-        F(3, "pgoff", U64, REQ),
-        F(4, "shmid", U64, REQ),
+        F(3, "pgoff", U64, REQ),  # in bytes, as /proc/PID/maps shows it
+        F(4, "shmid", U64, REQ),  # file id (file/memfd maps), shmem inode or SysV id: see status
         F(5, "prot", U32, REQ, flags='mmap.prot'),
         F(6, "flags", U32, REQ, flags='mmap.flags'),
         F(7, "status", U32, REQ, flags='mmap.status'),
-        F(8, "fd", S64, REQ),
+        F(8, "fd", S64, REQ),  # always -1 in an image; used while restoring
         F(9, "madv", U64, hex=True),
         F(10, "fdflags", U32, hex=True),
     ]),
@@ -51,10 +60,10 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(1, "pages_id", U32, REQ),
     ]),
     M("pagemap_entry", [
-        F(1, "vaddr", U64, REQ, hex=True),
-        F(2, "compat_nr_pages", U32, REQ),
-        F(3, "in_parent", BOOL),
+        F(1, "vaddr", U64, REQ, hex=True),  # an offset into the object in pagemap-shmem images
+        F(2, "compat_nr_pages", U32, REQ),  # the page count up to 4.1; 4.2 writes 0 here
+        F(3, "in_parent", BOOL),  # before v3.5: pages are in the parent dump
         F(4, "flags", U32, flags='pmap.flags'),
-        F(5, "nr_pages", U64),
+        F(5, "nr_pages", U64),  # the page count since 4.2
     ]),
 )

@@ -7,26 +7,37 @@ declared so the schema is complete.
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    BYTES,
+    REP,
+    REQ,
+    STRING,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
     # inventory.proto
     E("lsmtype", ("NO_LSM", 0), ("SELINUX", 1), ("APPARMOR", 2)),
     M("plugins_entry", [
-        F(12, "plugins", STRING, REP),
+        F(12, "plugins", STRING, REP),  # field number 12 inside its own message, as CRIU has it
     ]),
     M("inventory_entry", [
         F(1, "img_version", U32, REQ),
         F(2, "fdinfo_per_id", BOOL),
-        F(3, "root_ids", "task_kobj_ids_entry"),
+        F(3, "root_ids", "task_kobj_ids_entry"),  # CRIU's own namespace ids
         F(4, "ns_per_id", BOOL),
         F(5, "root_cg_set", U32),
         F(6, "lsmtype", "lsmtype"),
-        F(8, "dump_uptime", U64),
-        F(9, "pre_dump_mode", U32),
+        F(8, "dump_uptime", U64),  # microseconds since boot, only with --track-mem / pre-dump
+        F(9, "pre_dump_mode", U32),  # set only in pre-dump directories (1 splice, 2 read)
         F(10, "tcp_close", BOOL),
-        F(11, "network_lock_method", U32),
+        F(11, "network_lock_method", U32),  # 0 iptables, 1 nftables, 2 skip
         F(12, "plugins_entry", "plugins_entry"),
         F(13, "dump_criu_run_id", STRING),
         F(14, "allow_uprobes", BOOL),
@@ -91,7 +102,7 @@ SCHEMA: tuple[Msg | Enum, ...] = (
     # seccomp.proto
     M("seccomp_filter", [
         F(1, "filter", BYTES, REQ),
-        F(2, "prev", U32),
+        F(2, "prev", U32),  # index of the filter installed before this one
         F(3, "flags", U32),
     ]),
     M("seccomp_entry", [

@@ -1,19 +1,31 @@
-"""Mount namespaces: mountpoints-<id>.img, autofs and binfmt_misc state.
-"""
+"""Mount namespaces: mountpoints-<id>.img, autofs and binfmt_misc state."""
 
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    I32,
+    REQ,
+    STRING,
+    U32,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
     # mnt.proto
-    E("fstype", ("UNSUPPORTED", 0), ("PROC", 1), ("SYSFS", 2), ("DEVTMPFS", 3), ("BINFMT_MISC", 4), ("TMPFS", 5), ("DEVPTS", 6), ("SIMFS", 7), ("PSTORE", 8), ("SECURITYFS", 9), ("FUSECTL", 10), ("DEBUGFS", 11), ("CGROUP", 12), ("AUFS", 13), ("MQUEUE", 14), ("FUSE", 15), ("AUTO", 16), ("OVERLAYFS", 17), ("AUTOFS", 18), ("TRACEFS", 19), ("CGROUP2", 23)),
+    E("fstype",
+        ("UNSUPPORTED", 0), ("PROC", 1), ("SYSFS", 2), ("DEVTMPFS", 3), ("BINFMT_MISC", 4), ("TMPFS", 5),
+        ("DEVPTS", 6), ("SIMFS", 7), ("PSTORE", 8), ("SECURITYFS", 9), ("FUSECTL", 10), ("DEBUGFS", 11),
+        ("CGROUP", 12), ("AUFS", 13), ("MQUEUE", 14), ("FUSE", 15), ("AUTO", 16), ("OVERLAYFS", 17),
+        ("AUTOFS", 18), ("TRACEFS", 19), ("CGROUP2", 23)),
     M("mnt_entry", [
-        F(1, "fstype", U32, REQ),
+        F(1, "fstype", U32, REQ),  # an fstype value, stored as a plain number
         F(2, "mnt_id", U32, REQ),
-        F(3, "root_dev", U32, REQ, dev=True),
+        F(3, "root_dev", U32, REQ, dev=True),  # kernel encoding: major << 20 | minor
         F(4, "parent_mnt_id", U32, REQ),
         F(5, "flags", U32, REQ, hex=True),
         F(6, "root", STRING, REQ),

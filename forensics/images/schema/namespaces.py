@@ -1,10 +1,21 @@
-"""Namespaces other than mount: uts, user, ipc, pid, time and net (devices and sysctls).
-"""
+"""Namespaces other than mount: uts, user, ipc, pid, time and net (devices and sysctls)."""
 
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    BYTES,
+    I32,
+    REP,
+    REQ,
+    STRING,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
@@ -89,7 +100,9 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(2, "boottime", "timespec", REQ),
     ]),
     # netdev.proto
-    E("nd_type", ("LOOPBACK", 1), ("VETH", 2), ("TUN", 3), ("EXTLINK", 4), ("VENET", 5), ("BRIDGE", 6), ("MACVLAN", 7), ("SIT", 8)),
+    E("nd_type",
+        ("LOOPBACK", 1), ("VETH", 2), ("TUN", 3), ("EXTLINK", 4), ("VENET", 5), ("BRIDGE", 6),
+        ("MACVLAN", 7), ("SIT", 8)),
     M("net_device_entry", [
         F(1, "type", "nd_type", REQ),
         F(2, "ifindex", U32, REQ),

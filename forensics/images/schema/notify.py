@@ -1,10 +1,18 @@
-"""inotify/fanotify objects, the file handles they watch, and the irmap cache of inode paths.
-"""
+"""inotify/fanotify objects, the file handles they watch, and the irmap cache of inode paths."""
 
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    REP,
+    REQ,
+    STRING,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (

@@ -8,7 +8,16 @@ unknown fields.
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    REP,
+    REQ,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (

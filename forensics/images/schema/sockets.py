@@ -7,7 +7,20 @@ tcp-stream-<ino hex>.img holds the TCP repair state and both queues of one estab
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    BYTES,
+    FIXED64,
+    REP,
+    REQ,
+    S32,
+    STRING,
+    U32,
+    U64,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
@@ -65,7 +78,7 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(8, "dst_port", U32, REQ),
         F(9, "flags", U32, REQ, hex=True),
         F(10, "backlog", U32, REQ),
-        F(11, "src_addr", U32, REP, ipadd=True),
+        F(11, "src_addr", U32, REP, ipadd=True),  # network byte order: 1 word (IPv4) or 4 (IPv6)
         F(12, "dst_addr", U32, REP, ipadd=True),
         F(13, "fown", "fown_entry", REQ),
         F(14, "opts", "sk_opts_entry", REQ),
@@ -90,10 +103,10 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(5, "flags", U32, REQ, hex=True),
         F(6, "uflags", U32, REQ, hex=True),
         F(7, "backlog", U32, REQ),
-        F(8, "peer", U32, REQ),
+        F(8, "peer", U32, REQ),  # the peer socket's inode, 0 for none
         F(9, "fown", "fown_entry", REQ),
         F(10, "opts", "sk_opts_entry", REQ),
-        F(11, "name", BYTES, REQ, conv='unix_name'),
+        F(11, "name", BYTES, REQ, conv='unix_name'),  # abstract names start with a NUL byte
         F(12, "shutdown", "sk_shutdown"),
         F(13, "file_perms", "file_perms_entry"),
         F(14, "name_dir", STRING),
@@ -159,8 +172,8 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(2, "rights", U32, REP),
     ]),
     M("sk_packet_entry", [
-        F(1, "id_for", U32, REQ),
-        F(2, "length", U32, REQ),
+        F(1, "id_for", U32, REQ),  # file id of the socket the packet is queued on
+        F(2, "length", U32, REQ),  # length of the packet that follows the entry
         F(4, "scm", "scm_entry", REP),
     ]),
     # tcp-stream.proto
@@ -183,7 +196,7 @@ SCHEMA: tuple[Msg | Enum, ...] = (
         F(9, "timestamp", U32),
         F(10, "cork", BOOL),
         F(11, "nodelay", BOOL),
-        F(12, "unsq_len", U32),
+        F(12, "unsq_len", U32),  # the part of the send queue not yet sent
         F(13, "snd_wl1", U32),
         F(14, "snd_wnd", U32),
         F(15, "max_window", U32),

@@ -1,15 +1,24 @@
-"""Terminals: tty-info.img (one per tty), tty_file_entry (in files.img) and tty-data.img.
-"""
+"""Terminals: tty-info.img (one per tty), tty_file_entry (in files.img) and tty-data.img."""
 
 from __future__ import annotations
 
 from forensics.images.schema.declare import (
-    BOOL, BYTES, FIXED32, FIXED64, I32, I64, OPT, REP, REQ, S32, S64, STRING, U32, U64, E, F, M, Enum, Msg,
+    BOOL,
+    BYTES,
+    REP,
+    REQ,
+    U32,
+    E,
+    Enum,
+    F,
+    M,
+    Msg,
 )
 
 SCHEMA: tuple[Msg | Enum, ...] = (
     # tty.proto
-    E("TtyType", ("UNKNOWN", 0), ("PTY", 1), ("CONSOLE", 2), ("VT", 3), ("CTTY", 4), ("EXT_TTY", 5), ("SERIAL", 6)),
+    E("TtyType",
+        ("UNKNOWN", 0), ("PTY", 1), ("CONSOLE", 2), ("VT", 3), ("CTTY", 4), ("EXT_TTY", 5), ("SERIAL", 6)),
     M("winsize_entry", [
         F(1, "ws_row", U32, REQ),
         F(2, "ws_col", U32, REQ),

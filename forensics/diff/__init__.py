@@ -1,0 +1,1 @@
+"""Differences between checkpoints of one container: model changes, changed pages, values that moved."""

@@ -1,0 +1,52 @@
+"""Which process of checkpoint A is which process of checkpoint B.
+
+Rules, in order, each stated on the pair it made: `pid` (same pid and same comm: the normal case for
+checkpoints of one running container), then `comm+argv` (same command line, paired in start order, i.e.
+pid order: a restarted worker or a reused pid). What is left is added or removed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from forensics.model.process import Process
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    a: Process
+    b: Process
+    rule: str
+
+
+def match_processes(a: list[Process], b: list[Process]) -> tuple[list[Pair], list[Process], list[Process]]:
+    """(pairs, removed from A, added in B)."""
+    pairs: list[Pair] = []
+    b_by_pid = {p.pid: p for p in b}
+    left_a, used_b = [], set()
+    for p in sorted(a, key=lambda x: x.pid):
+        q = b_by_pid.get(p.pid)
+        if q is not None and q.comm == p.comm:
+            pairs.append(Pair(p, q, "pid"))
+            used_b.add(q.pid)
+        else:
+            left_a.append(p)
+    left_b = [q for q in sorted(b, key=lambda x: x.pid) if q.pid not in used_b]
+
+    def key(p: Process) -> tuple:
+        return (p.comm, tuple(p.argv or ()))
+
+    queue: dict[tuple, list[Process]] = defaultdict(list)
+    for q in left_b:
+        queue[key(q)].append(q)
+    removed = []
+    for p in left_a:
+        candidates = queue.get(key(p))
+        if candidates:
+            pairs.append(Pair(p, candidates.pop(0), "comm+argv"))
+        else:
+            removed.append(p)
+    matched_b = {pair.b.pid for pair in pairs}
+    added = [q for q in left_b if q.pid not in matched_b]
+    return pairs, removed, added
