@@ -100,9 +100,8 @@ def entry_json(entry: Entry, magic: str) -> dict[str, JSON]:
     d = message_json(entry.message)
     if entry.extra is not None:
         d["extra"] = extra_json(entry, magic)
-    elif magic == "IPCNS_SHM" or (magic == "GHOST_FILE" and entry.type_name == "ghost_file_entry"
-                                  and not entry.message.chunks):
-        d["extra"] = ""
+    elif magic == "IPCNS_SHM":
+        d["extra"] = ""  # crit reads `size` bytes past the last segment anyway and finds none
     return d
 
 

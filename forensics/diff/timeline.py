@@ -1,0 +1,70 @@
+"""One value across many checkpoints: what `timeline` tables and charts."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from forensics.errors import ForensicsError
+from forensics.memory.space import MemoryGap
+from forensics.model.checkpoint import Checkpoint
+
+FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", "i16": "<h", "i32": "<i",
+           "i64": "<q", "f64": "<d"}
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """The value in one checkpoint, or why there is none (`missing`)."""
+
+    checkpoint: str
+    time: str | None
+    value: int | float | str | None
+    missing: str | None = None
+
+
+def read_value(ck: Checkpoint, pid: int, address: int, kind: str) -> int | float | str:
+    space = ck.memory.get(pid)
+    if space is None:
+        raise MemoryGap(address, f"no process {pid} with memory in this checkpoint")
+    if kind == "str":
+        return space.read_cstring(address, 256).decode("utf-8", "backslashreplace")
+    if kind not in FORMATS:
+        raise ForensicsError(f"--as takes str or {', '.join(FORMATS)}")
+    fmt = FORMATS[kind]
+    return struct.unpack(fmt, space.read(address, struct.calcsize(fmt)))[0]
+
+
+def series(checkpoints: list[Checkpoint], pid: int, address: int, kind: str) -> list[Point]:
+    out = []
+    for ck in checkpoints:
+        try:
+            out.append(Point(ck.info.path, ck.info.checkpoint_time, read_value(ck, pid, address, kind)))
+        except MemoryGap as gap:
+            out.append(Point(ck.info.path, ck.info.checkpoint_time, None, gap.reason))
+    return out
+
+
+def monotonic(points: list[Point]) -> str | None:
+    """'only grew' / 'only shrank' / None, over the numeric points."""
+    nums = [p.value for p in points if isinstance(p.value, (int, float))]
+    if len(nums) < 2:
+        return None
+    if all(b >= a for a, b in zip(nums, nums[1:])) and nums[-1] > nums[0]:
+        return "only grew"
+    if all(b <= a for a, b in zip(nums, nums[1:])) and nums[-1] < nums[0]:
+        return "only shrank"
+    return None
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(points: list[Point]) -> str:
+    nums = [p.value if isinstance(p.value, (int, float)) else None for p in points]
+    real = [n for n in nums if n is not None]
+    if not real:
+        return ""
+    lo, hi = min(real), max(real)
+    span = (hi - lo) or 1
+    return "".join(" " if n is None else BARS[int((n - lo) / span * (len(BARS) - 1))] for n in nums)
