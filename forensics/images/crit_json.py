@@ -77,7 +77,7 @@ def message_json(msg: Message) -> dict[str, JSON]:
     return out
 
 
-def extra_json(entry: Entry, magic: str) -> JSON:
+def extra_json(entry: Entry) -> JSON:
     extra = entry.extra
     if isinstance(extra, Blob):
         return b64(extra.data)
@@ -99,7 +99,7 @@ def extra_json(entry: Entry, magic: str) -> JSON:
 def entry_json(entry: Entry, magic: str) -> dict[str, JSON]:
     d = message_json(entry.message)
     if entry.extra is not None:
-        d["extra"] = extra_json(entry, magic)
+        d["extra"] = extra_json(entry)
     elif magic == "IPCNS_SHM":
         d["extra"] = ""  # crit reads `size` bytes past the last segment anyway and finds none
     return d

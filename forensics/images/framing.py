@@ -104,9 +104,3 @@ def frames(data: memoryview, offset: int, order: ByteOrder, path: str) -> Iterat
         yield frame
         offset = frame.end
 
-
-def read_word(data: memoryview, offset: int, order: ByteOrder, path: str, what: str) -> int:
-    """A u32 inside an EXTRA payload (ipc message sizes), checked against the end of the data."""
-    if len(data) - offset < WORD_SIZE:
-        raise ImageError(f"{what} cut short", path, offset)
-    return _SIZE[order].unpack_from(data, offset)[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.descriptor import Descriptor, EnumDescriptor
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 from forensics.images.schema import ALL
@@ -89,11 +89,6 @@ def message_class(name: str) -> type[Message]:
 
 def descriptor(name: str) -> Descriptor:
     return POOL.FindMessageTypeByName(f"{PACKAGE}.{name}")
-
-
-def enum_descriptor(name: str) -> EnumDescriptor:
-    """`name` as in the schema: "fd_types", or "core_entry.march" for a nested enum."""
-    return POOL.FindEnumTypeByName(f"{PACKAGE}.{name}")
 
 
 def field_decl(message: str, field: str) -> Field:

@@ -18,10 +18,7 @@ from typing import Protocol
 
 from forensics.errors import ForensicsError
 
-PE_PARENT = 1 << 0
-PE_LAZY = 1 << 1
-PE_PRESENT = 1 << 2
-KNOWN_FLAGS = PE_PARENT | PE_LAZY | PE_PRESENT
+from forensics.images.pagemap import PE_PARENT, PE_PRESENT
 
 
 class MemoryGap(ForensicsError):
@@ -34,9 +31,12 @@ class MemoryGap(ForensicsError):
 
 
 class RunLike(Protocol):
+    """A normalised pagemap run (forensics.images.pagemap.PagemapRun)."""
+
     vaddr: int
     nr_pages: int
     flags: int
+    pages_offset: int | None
 
 
 class VmaLike(Protocol):
@@ -56,26 +56,22 @@ class Run:
     offset: int | None
 
 
-def layout(runs: Iterable[RunLike], page_size: int, pages_size: int, where: str) -> list[Run]:
-    """Pages-file offsets for a pagemap, exactly as CRIU assigns them: only PE_PRESENT runs take space,
-    in file order. A run that points past the end of the pages file is an error naming the file."""
+def layout(runs: Iterable[RunLike], page_size: int, pages_size: int, where: str) -> tuple[list[Run], list[str]]:
+    """Runs in address order, with the ones that point past the end of the pages file dropped and
+    reported (a truncated pages file): (runs, errors)."""
     out: list[Run] = []
-    offset = 0
+    errors: list[str] = []
     for r in runs:
-        if r.flags & ~KNOWN_FLAGS:
-            raise ForensicsError(f"pagemap run at 0x{r.vaddr:x} has unknown flags 0x{r.flags:x}", where)
         length = r.nr_pages * page_size
-        if r.flags & PE_PRESENT:
-            if offset + length > pages_size:
-                raise ForensicsError(
-                    f"pagemap run at 0x{r.vaddr:x} ({r.nr_pages} pages) ends past the pages file "
-                    f"({pages_size} bytes)", where, offset)
-            out.append(Run(r.vaddr, r.vaddr + length, r.flags, offset))
-            offset += length
-        else:
-            out.append(Run(r.vaddr, r.vaddr + length, r.flags, None))
+        off = r.pages_offset
+        if off is not None and off + length > pages_size:
+            errors.append(str(ForensicsError(
+                f"pagemap run at 0x{r.vaddr:x} ({r.nr_pages} pages) ends past the end of the pages file "
+                f"({pages_size} bytes)", where, off)))
+            continue
+        out.append(Run(r.vaddr, r.vaddr + length, r.flags, off))
     out.sort(key=lambda run: run.start)
-    return out
+    return out, errors
 
 
 class PageStore:

@@ -16,8 +16,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from forensics.errors import ForensicsError, NotACheckpoint
+from forensics.errors import NotACheckpoint
 from forensics.images.decode import Image, open_image
+from forensics.images.pagemap import pagemap_runs
 from forensics.memory.space import AddressSpace, MemoryGap, PageStore, layout, read_string_table
 from forensics.model import build
 from forensics.model.checkpoint import (
@@ -54,18 +55,18 @@ class ImageSet:
             self.warnings.extend(f"{name}: {w}" for w in img.warnings)
         return self._images[name]
 
-    def _loaded(self, name: str) -> list[Any]:
-        img = self.image(name)
-        if img is None or not img.decodable:
-            if img is not None:
-                self.errors.extend(str(e) for e in img._header_errors)
-            return []
-        entries = img.load()
-        for e in img.errors:
+    def note_errors(self, errors: list[Any]) -> None:
+        for e in errors:
             msg = str(e)
             if msg not in self.errors:
                 self.errors.append(msg)
-        return entries
+
+    def _loaded(self, name: str) -> list[Any]:
+        img = self.image(name)
+        if img is None:
+            return []
+        self.note_errors(img.errors)
+        return img.load() if img.decodable else []
 
     def entries(self, name: str) -> list[Any]:
         return [e.message for e in self._loaded(name)]
@@ -97,33 +98,6 @@ def page_size_of(mm: Any) -> int:
     return PAGE_SIZE
 
 
-class _RunView:
-    __slots__ = ("vaddr", "nr_pages", "flags")
-
-    def __init__(self, vaddr: int, nr_pages: int, flags: int) -> None:
-        self.vaddr, self.nr_pages, self.flags = vaddr, nr_pages, flags
-
-
-def pagemap_runs(entries: list[Any]) -> tuple[int | None, list[_RunView]]:
-    """(pages_id, runs) with flags and page counts normalised exactly as CRIU's reader does: in_parent
-    means PE_PARENT, absent flags mean PE_PRESENT, absent nr_pages (field 5, CRIU >= 4.2) means the old
-    field 2."""
-    if not entries:
-        return None, []
-    head, rest = entries[0], entries[1:]
-    runs = []
-    for e in rest:
-        if build.has(e, "in_parent") and e.in_parent:
-            flags = (e.flags if build.has(e, "flags") else 0) | 1
-        elif build.has(e, "flags"):
-            flags = e.flags
-        else:
-            flags = 4
-        nr = e.nr_pages if build.has(e, "nr_pages") else e.compat_nr_pages
-        runs.append(_RunView(e.vaddr, nr, flags))
-    return head.pages_id, runs
-
-
 class Memory:
     """Page stores of one checkpoint: per process and per shared-memory object."""
 
@@ -132,19 +106,17 @@ class Memory:
         self._shared: dict[int, PageStore | None] = {}
 
     def store(self, pagemap: str, page_size: int) -> PageStore | None:
-        if not self.images.exists(pagemap):
+        image = self.images.image(pagemap)
+        if image is None:
             return None
-        pages_id, runs = pagemap_runs(self.images.entries(pagemap))
-        if pages_id is None:
+        pm = pagemap_runs(image, page_size)
+        self.images.note_errors(pm.errors)
+        if pm.pages_file is None:
             return None
-        pages_name = f"pages-{pages_id}.img"
-        data = self.images.raw(pages_name)
-        try:
-            laid = layout(runs, page_size, len(data), pages_name)
-        except ForensicsError as e:
-            self.images.errors.append(str(e))
-            laid = [r for r in layout([], page_size, 0, pages_name)]
-        return PageStore(laid, data, None, page_size, pagemap)
+        data = self.images.raw(pm.pages_file)
+        runs, errors = layout(pm.runs, page_size, len(data), str(self.images.directory / pm.pages_file))
+        self.images.errors.extend(errors)
+        return PageStore(runs, data, None, page_size, pagemap)
 
     def shared(self, shmid: int, page_size: int) -> PageStore | None:
         if shmid not in self._shared:

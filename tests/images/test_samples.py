@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from forensics.images import decode
 from forensics.images.crit_json import image_json
 from forensics.images.decode import Image, encode_entry, list_images, open_image
 from forensics.images.extra import QueuedMessage
@@ -179,6 +180,17 @@ def test_big_endian_images_decode_the_same(sample_dir: tuple[Sample, Path], tmp_
         assert be.byteorder == "big" and be.magic == image.magic
         assert [encode_entry(e) for e in be.load()] == [encode_entry(e) for e in image.load()]
         assert be.errors == []
+
+
+@per_sample
+def test_large_files_are_mapped_and_decode_the_same(sample_dir: tuple[Sample, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images above decode.READ_LIMIT are mmap-ed instead of read; the result must not change."""
+    _, directory = sample_dir
+    read = {i.name: [(e.offset, encode_entry(e)) for e in i.load()] for i in _images(directory)}
+    monkeypatch.setattr(decode, "READ_LIMIT", 0)
+    mapped = {i.name: [(e.offset, encode_entry(e)) for e in i.load()] for i in _images(directory)}
+    assert mapped == read
 
 
 def damage_and_novelty(images: list[Image]) -> list[str]:
