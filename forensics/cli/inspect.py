@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from forensics.cli import app
+from forensics.findings.rules import findings
 from forensics.render.terminal import make_console
 from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
@@ -30,15 +31,21 @@ def inspect(
     env: bool = typer.Option(False, "--env", help="Environment variables read from memory."),
     all_: bool = typer.Option(False, "--all", help="Every section."),
     pid: Optional[int] = typer.Option(None, "--pid", help="Only this process (pid inside the container)."),
+    show_findings: bool = typer.Option(False, "--findings", help="What to look at first, ranked."),
+    reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     ck = load_checkpoint(target, docker_root=docker_root, container=container)
+    found = findings(ck, reveal)
     if as_json:
-        sys.stdout.write(json_render.render(ck) + "\n")
+        sys.stdout.write(json_render.render(ck, found) + "\n")
     else:
         sections = terminal.Sections.everything(pid) if all_ else terminal.Sections(
             ps, threads, fds, sockets, mounts, maps, env, pid)
-        terminal.render(ck, sections, make_console())
+        console = make_console()
+        terminal.render(ck, sections, console)
+        if show_findings or all_:
+            terminal.render_findings(found, console)
     if ck.partial:
         raise typer.Exit(2)
 

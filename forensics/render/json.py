@@ -88,7 +88,12 @@ def process_doc(p: Process) -> dict[str, Any]:
     }
 
 
-def document(ck: Checkpoint) -> dict[str, Any]:
+def findings_doc(found: list[Any]) -> list[dict[str, Any]]:
+    return [{"rule": x.rule, "score": x.score, "title": x.title, "detail": x.detail,
+             "evidence": [dataclasses.asdict(e) for e in x.evidence]} for x in found]
+
+
+def document(ck: Checkpoint, found: list[Any] | None = None) -> dict[str, Any]:
     info = ck.info
     return {
         "schema": SCHEMA_VERSION,
@@ -110,14 +115,15 @@ def document(ck: Checkpoint) -> dict[str, Any]:
         "tmpfs": [dataclasses.asdict(t) for t in ck.tmpfs],
         "stdio": ck.stdio,
         "wrapper": ck.wrapper,
+        "findings": findings_doc(found or []),
         "warnings": ck.warnings,
         "errors": ck.errors,
         "partial": ck.partial,
     }
 
 
-def render(ck: Checkpoint) -> str:
-    return json.dumps(document(ck), indent=1, default=str)
+def render(ck: Checkpoint, found: list[Any] | None = None) -> str:
+    return json.dumps(document(ck, found), indent=1, default=str)
 
 
 def _jsonable(value: Any) -> Any:

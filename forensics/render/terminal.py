@@ -263,3 +263,10 @@ def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: A
     if folded and not show_all:
         console.print(Text(f"{folded} changes in thread stacks and vDSO data folded away (--all shows them)",
                            style="dim"))
+
+
+def render_findings(found, console: Console) -> None:  # noqa: ANN001 - list of forensics.findings.rules.Finding
+    t = _table("findings", "SCORE", "RULE", "FINDING", "DETAIL")
+    for x in found:
+        t.add_row(str(x.score), x.rule, x.title, x.detail)
+    console.print(t if found else Text("findings: none", style="dim"))

@@ -1,0 +1,1 @@
+"""Ranked findings: what an investigator should look at first."""

@@ -1,0 +1,174 @@
+"""What an investigator should look at first, as readable rules over the model.
+
+Each rule states its criterion in its docstring, yields Findings with a score (higher first) and the
+evidence it rests on (pid, fd, address) so every report can link to it. Values that look like secrets
+are masked unless the caller reveals them: a report is often attached to a ticket.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from forensics.model import files as f
+from forensics.model.checkpoint import Checkpoint
+from forensics.model.flags import capability_names
+from forensics.model.process import Process
+
+# Docker's default capability set for a root container process (moby's defaults).
+DOCKER_DEFAULT_CAPS = {"chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+                       "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap"}
+SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|"
+                         r"access[_-]?key|session|cookie)")
+SECRET_VALUE = re.compile(r"^(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[baprs]-[A-Za-z0-9-]{10,}|"
+                          r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\..*|-----BEGIN .*PRIVATE KEY-----.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    pid: int | None = None
+    fd: int | None = None
+    address: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    score: int
+    title: str
+    detail: str
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+
+def mask(value: str) -> str:
+    if len(value) <= 4:
+        return "*" * len(value)
+    return value[:2] + "*" * (len(value) - 4) + value[-2:]
+
+
+Rule = Callable[[Checkpoint, bool], Iterator[Finding]]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+@rule
+def writable_executable_memory(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Memory that is writable and executable at once (RWX), or executable without a file behind it
+    (anonymous executable memory): how injected code lives. The vDSO and vsyscall pages are the kernel's."""
+    for p in ck.processes:
+        for v in p.vmas:
+            if not v.prot & 4 or v.kind in ("vdso", "vsyscall", "guard", "uprobes"):
+                continue
+            if v.prot & 2:
+                yield Finding("rwx-memory", 90, f"pid {p.pid} {p.comm}: writable and executable memory",
+                              f"{v.start:x}-{v.end:x} {v.prot_str} {v.label or v.kind}, {v.dumped_pages} pages dumped",
+                              (Evidence(p.pid, address=v.start),))
+            elif v.kind in ("anon", "heap", "stack"):
+                yield Finding("anon-exec-memory", 80, f"pid {p.pid} {p.comm}: executable memory without a file",
+                              f"{v.start:x}-{v.end:x} {v.prot_str} {v.kind}, {v.dumped_pages} pages dumped",
+                              (Evidence(p.pid, address=v.start),))
+
+
+@rule
+def suspicious_executable(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """The process's executable is deleted or a memfd (fileless execution), or argv[0] names another
+    program than the one running (a disguised process)."""
+    for p in ck.processes:
+        exe = p.exe or ""
+        if exe.startswith("/memfd:") or "(deleted)" in exe:
+            yield Finding("fileless-exe", 95, f"pid {p.pid} {p.comm}: runs a deleted or memfd executable",
+                          f"exe is {exe}", (Evidence(p.pid),))
+        if p.argv and exe:
+            arg0 = p.argv[0].rsplit("/", 1)[-1]
+            base = exe.rsplit("/", 1)[-1]
+            # busybox applets are links to one binary; a shell's login "-sh" is conventional.
+            if arg0.lstrip("-") != base and base not in ("busybox", "busybox.static") and p.comm != base[:15]:
+                yield Finding("argv0-mismatch", 60, f"pid {p.pid} {p.comm}: argv[0] is not the executable",
+                              f"argv[0] {p.argv[0]!r}, exe {exe}", (Evidence(p.pid),))
+
+
+@rule
+def network(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Listening sockets (what the container serves) and established connections (who it talks to;
+    connections to non-loopback peers first)."""
+    for p in ck.processes:
+        for fd in p.fds:
+            s = fd.file
+            if isinstance(s, f.InetSocket):
+                if s.state == "LISTEN":
+                    yield Finding("listening-socket", 50, f"pid {p.pid} {p.comm} listens on {s.proto} {s.local}",
+                                  f"fd {fd.fd}, backlog {s.backlog}", (Evidence(p.pid, fd.fd),))
+                elif s.state == "ESTABLISHED":
+                    loop = s.peer.startswith(("127.", "[::1]"))
+                    yield Finding("connection", 45 if loop else 70,
+                                  f"pid {p.pid} {p.comm} connected {s.local} -> {s.peer}",
+                                  f"fd {fd.fd}, {s.queued_bytes} bytes queued", (Evidence(p.pid, fd.fd),))
+            elif isinstance(s, f.UnixSocket) and s.state == "LISTEN":
+                yield Finding("listening-socket", 30, f"pid {p.pid} {p.comm} listens on unix {s.name}",
+                              f"fd {fd.fd}", (Evidence(p.pid, fd.fd),))
+
+
+@rule
+def privileges(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Processes running as root (uid 0), with capabilities beyond Docker's default set, or with seccomp
+    off (Docker's default profile filters syscalls; "disabled" means unconfined)."""
+    for p in ck.processes:
+        c = p.creds
+        if c is None:
+            continue
+        extra = set(capability_names(c.cap_eff)) - DOCKER_DEFAULT_CAPS
+        if extra:
+            yield Finding("added-capabilities", 75, f"pid {p.pid} {p.comm}: capabilities beyond Docker's defaults",
+                          ", ".join(sorted(extra)), (Evidence(p.pid),))
+        if c.uids[1] == 0:
+            yield Finding("runs-as-root", 40, f"pid {p.pid} {p.comm} runs as root",
+                          f"uid {c.uids}, {len(capability_names(c.cap_eff))} effective capabilities",
+                          (Evidence(p.pid),))
+        if p.seccomp_mode == "disabled":
+            yield Finding("seccomp-off", 35, f"pid {p.pid} {p.comm}: no seccomp filter",
+                          "every system call is allowed (started with seccomp=unconfined?)", (Evidence(p.pid),))
+
+
+@rule
+def secrets_in_environment(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Environment variables whose name or value looks like a credential (read from process memory)."""
+    for p in ck.processes:
+        for k, v in (p.env or {}).items():
+            if SECRET_NAME.search(k) or SECRET_VALUE.match(v):
+                shown = v if reveal else mask(v)
+                yield Finding("env-secret", 65, f"pid {p.pid} {p.comm}: environment holds a secret-like value",
+                              f"{k}={shown}", (Evidence(p.pid, note=k),))
+
+
+@rule
+def temporary_files(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Files open from /tmp, /var/tmp or /dev/shm: where droppers and staging files live."""
+    for p in ck.processes:
+        for fd in p.fds:
+            obj = fd.file
+            path = getattr(obj, "path", None) or ""
+            if isinstance(obj, (f.RegularFile, f.Fifo)) and path.startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):
+                yield Finding("temp-file", 45, f"pid {p.pid} {p.comm} has {path} open",
+                              f"fd {fd.fd}" + (" (deleted)" if getattr(obj, "deleted", False) else ""),
+                              (Evidence(p.pid, fd.fd),))
+
+
+def findings(ck: Checkpoint, reveal: bool = False, extra: list[Finding] | None = None) -> list[Finding]:
+    """Every rule over the checkpoint, highest score first."""
+    out = [x for r in RULES for x in r(ck, reveal)]
+    out.extend(extra or [])
+    return sorted(out, key=lambda x: (-x.score, x.rule, x.title))
+
+
+def describe_rules() -> list[tuple[str, str]]:
+    return [(r.__name__, (r.__doc__ or "").strip()) for r in RULES]
+
+
+def _unused(p: Process) -> None:  # keeps Process imported for type readers
+    return None
