@@ -15,6 +15,7 @@ Exit codes: 0 all scenarios made, 1 a scenario failed, 77 not root (callers skip
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -39,6 +40,11 @@ def host_mounts_mentioning(path: Path) -> list[str]:
 
 
 def run_lab(out: Path, scenarios: list[str]) -> int:
+    # One lab at a time: two dockerds (and CRIUs) on the same rootfs would share /var/lib/docker and
+    # /var/lib/containerd and break each other. A second caller waits for the first.
+    CACHE.mkdir(parents=True, exist_ok=True)
+    lock = open(CACHE / "lab.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     build_rootfs()
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
