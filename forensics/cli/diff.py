@@ -17,6 +17,8 @@ from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
 from forensics.render import terminal
 from forensics.render.progress import scan_progress
+from forensics.symbols.resolve import BinaryResolver
+from forensics.symbols.stops import make_namer
 
 
 @app.command()
@@ -25,6 +27,8 @@ def diff(
     b: str = typer.Argument(..., help="The later checkpoint."),
     as_json: bool = typer.Option(False, "--json"),
     show_all: bool = typer.Option(False, "--all", help="Also the changes every checkpoint makes (stacks, vDSO)."),
+    rootfs: Optional[list[Path]] = typer.Option(None, "--rootfs", help="Where the container's binaries are."),
+    binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE."),
     docker_root: Optional[Path] = typer.Option(None, "--docker-root"),
     container: Optional[str] = typer.Option(None, "--container"),
 ) -> None:
@@ -32,7 +36,8 @@ def diff(
     ca = load_checkpoint(a, docker_root=docker_root, container=container)
     cb = load_checkpoint(b, docker_root=docker_root, container=container)
     with scan_progress(scan_size(cb, VmaFilter()), "diff", enabled=not as_json) as progress:
-        d = diff_checkpoints(ca, cb, progress=progress)
+        d = diff_checkpoints(ca, cb, namer=make_namer(cb, BinaryResolver.from_options(rootfs, binary)),
+                             progress=progress)
     if as_json:
         print(json.dumps(json_render.diff_document(d, show_all), indent=1, default=str))
     else:

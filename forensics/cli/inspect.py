@@ -10,6 +10,8 @@ import typer
 
 from forensics.cli import app
 from forensics.findings.rules import findings
+from forensics.symbols.resolve import BinaryResolver
+from forensics.symbols.stops import stops_for
 from forensics.render.terminal import make_console
 from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
@@ -31,19 +33,26 @@ def inspect(
     env: bool = typer.Option(False, "--env", help="Environment variables read from memory."),
     all_: bool = typer.Option(False, "--all", help="Every section."),
     pid: Optional[int] = typer.Option(None, "--pid", help="Only this process (pid inside the container)."),
+    rootfs: Optional[list[Path]] = typer.Option(None, "--rootfs", help="Where the container's binaries are (repeatable)."),
+    binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable)."),
     show_findings: bool = typer.Option(False, "--findings", help="What to look at first, ranked."),
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     ck = load_checkpoint(target, docker_root=docker_root, container=container)
     found = findings(ck, reveal)
+    resolver = BinaryResolver.from_options(rootfs, binary)
+    stops = stops_for(ck, resolver) if (threads or all_ or as_json) else {}
     if as_json:
-        sys.stdout.write(json_render.render(ck, found) + "\n")
+        sys.stdout.write(json_render.render(ck, found, stops) + "\n")
     else:
         sections = terminal.Sections.everything(pid) if all_ else terminal.Sections(
             ps, threads, fds, sockets, mounts, maps, env, pid)
         console = make_console()
-        terminal.render(ck, sections, console)
+        terminal.render(ck, sections, console, stops)
+        if resolver.missing and stops:
+            console.print(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
+                          "give --rootfs DIR or --binary PATH=FILE", style="yellow")
         if show_findings or all_:
             terminal.render_findings(found, console)
     if ck.partial:

@@ -22,6 +22,8 @@ from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render.hexdump import hexdump
 from forensics.render.progress import scan_progress
+from forensics.symbols.resolve import BinaryResolver
+from forensics.symbols.stops import symbol_address
 
 memory_app = typer.Typer(help="Read, search, list and dump process memory.", no_args_is_help=True,
                          pretty_exceptions_show_locals=False)
@@ -31,8 +33,15 @@ PidOpt = typer.Option(None, "--pid", help="Only these processes (pid inside the 
 ProtOpt = typer.Option(None, "--prot", help="Only mappings with all these permissions, e.g. rw or x.")
 RangeOpt = typer.Option(None, "--range", help="Only addresses in START-END (hex).")
 KindOpt = typer.Option(None, "--kind", help="heap, stack, anon, file, shared, vdso (repeatable or comma list).")
+RootfsOpt = typer.Option(None, "--rootfs", help="Where the container's binaries are (repeatable).")
+BinaryOpt = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable).")
 DockerRootOpt = typer.Option(None, "--docker-root", help="Docker data root to find checkpoints by name in.")
 ContainerOpt = typer.Option(None, "--container", help="Container name or id, when a name is ambiguous.")
+
+
+def resolver_for(ck: Checkpoint, rootfs: list[Path] | None, binary: list[str] | None,
+                 docker_root: Path | None) -> BinaryResolver:
+    return BinaryResolver.from_options(rootfs, binary)
 
 
 def _space(ck: Checkpoint, pid: int) -> AddressSpace:
@@ -87,15 +96,32 @@ FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", "i16":
 def read(
     checkpoint: str = typer.Argument(...),
     pid: int = typer.Option(..., "--pid"),
-    address: str = typer.Option(..., "--address", help="Virtual address (hex with or without 0x)."),
-    length: int = typer.Option(64, "--length"),
-    as_: str = typer.Option("hex", "--as", help="hex, u8..u64, i8..i64, f64, str, ptr"),
+    address: Optional[str] = typer.Option(None, "--address", help="Virtual address (hex with or without 0x)."),
+    symbol: Optional[str] = typer.Option(None, "--symbol", help="A global variable, by name, from the binary."),
+    length: Optional[int] = typer.Option(None, "--length", help="Bytes (default 64, or the symbol's size)."),
+    as_: Optional[str] = typer.Option(None, "--as", help="hex, u8..u64, i8..i64, f64, str, ptr"),
+    rootfs: Optional[list[Path]] = RootfsOpt, binary: Optional[list[str]] = BinaryOpt,
     docker_root: Optional[Path] = DockerRootOpt, container: Optional[str] = ContainerOpt,
 ) -> None:
-    """Read memory at an address; unmapped or not-dumped memory is reported, never shown as zeros."""
+    """Read memory at an address or a symbol; unmapped or not-dumped memory is reported, never zeros."""
     ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
     space = _space(ck, pid)
-    addr = parse_int(address)
+    if (address is None) == (symbol is None):
+        raise ForensicsError("give --address or --symbol")
+    if symbol is not None:
+        resolver = resolver_for(ck, rootfs, binary, docker_root)
+        found = symbol_address(ck.process(pid), resolver, symbol)
+        if found is None:
+            missing = f" (binaries not found: {', '.join(sorted(resolver.missing))})" if resolver.missing else ""
+            raise ForensicsError(f"pid {pid}: no symbol {symbol!r} in the mapped binaries{missing}")
+        addr, size = found
+        if as_ is None and size in (1, 2, 4, 8):
+            as_ = f"u{size * 8}"
+        length = length or size or 64
+    else:
+        addr = parse_int(address)
+    as_ = as_ or "hex"
+    length = length or 64
     try:
         if as_ == "str":
             print(space.read_cstring(addr, max(length, 1)).decode("utf-8", "backslashreplace"))

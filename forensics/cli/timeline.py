@@ -15,6 +15,8 @@ from forensics.errors import ForensicsError
 from forensics.memory.select import parse_int
 from forensics.model.load import load_checkpoint
 from forensics.render.terminal import make_console
+from forensics.symbols.resolve import BinaryResolver
+from forensics.symbols.stops import symbol_address
 
 
 @app.command()
@@ -23,21 +25,33 @@ def timeline(
     address: Optional[str] = typer.Option(None, "--address"),
     pid: Optional[int] = typer.Option(None, "--pid"),
     symbol: Optional[str] = typer.Option(None, "--symbol", help="A global variable of the process's binary."),
-    as_: str = typer.Option("u64", "--as", help="u8..u64, i8..i64, f64, str"),
+    as_: Optional[str] = typer.Option(None, "--as", help="u8..u64, i8..i64, f64, str (default: the symbol's size, or u64)"),
+    rootfs: Optional[list[Path]] = typer.Option(None, "--rootfs", help="Where the container's binaries are."),
+    binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE."),
     as_json: bool = typer.Option(False, "--json"),
     docker_root: Optional[Path] = typer.Option(None, "--docker-root"),
     container: Optional[str] = typer.Option(None, "--container"),
 ) -> None:
     """A value across checkpoints: by --address and --pid (or --symbol, with the binary's symbols)."""
-    if symbol is not None:
-        raise ForensicsError("--symbol needs the binary's symbol table; give --address and --pid for now")
-    if address is None or pid is None:
-        raise ForensicsError("give --address and --pid")
+    if pid is None or (address is None) == (symbol is None):
+        raise ForensicsError("give --pid and one of --address or --symbol")
     cks = [load_checkpoint(c, docker_root=docker_root, container=container) for c in checkpoints]
-    points = series(cks, pid, parse_int(address), as_)
+    if symbol is not None:
+        resolver = BinaryResolver.from_options(rootfs, binary)
+        proc = next((ck.process(pid) for ck in cks if ck.process(pid) is not None), None)
+        found = symbol_address(proc, resolver, symbol) if proc is not None else None
+        if found is None:
+            raise ForensicsError(f"no symbol {symbol!r} found for pid {pid}"
+                                 + (f" (binaries not found: {', '.join(sorted(resolver.missing))})" if resolver.missing else ""))
+        addr, size = found
+        as_ = as_ or (f"u{size * 8}" if size in (1, 2, 4, 8) else "str")
+    else:
+        addr = parse_int(address)
+    as_ = as_ or "u64"
+    points = series(cks, pid, addr, as_)
     trend = monotonic(points)
     if as_json:
-        print(json.dumps({"pid": pid, "address": parse_int(address), "type": as_, "trend": trend,
+        print(json.dumps({"pid": pid, "address": addr, "symbol": symbol, "type": as_, "trend": trend,
                           "points": [{"checkpoint": p.checkpoint, "time": p.time, "value": p.value,
                                       "missing": p.missing} for p in points]}, indent=1))
         return

@@ -48,7 +48,20 @@ def fd_doc(fd: f.Fd) -> dict[str, Any]:
     return doc
 
 
-def thread_doc(t: Thread) -> dict[str, Any]:
+def stop_doc(stop: Any) -> dict[str, Any] | None:
+    if stop is None:
+        return None
+    loc = stop.location
+    return {"address": loc.address, "module": loc.module, "symbol": loc.symbol, "offset": loc.offset,
+            "line": str(loc.line) if loc.line else None, "build_id": loc.build_id, "note": loc.note,
+            "text": str(loc),
+            "instructions": [{"address": i.address, "bytes": i.bytes_hex, "text": f"{i.mnemonic} {i.op_str}".strip(),
+                              "current": i.current} for i in stop.instructions],
+            "frames": [{"ip": fr.ip, "method": fr.method, "heuristic": fr.heuristic, "text": str(floc)}
+                       for fr, floc in stop.frames]}
+
+
+def thread_doc(t: Thread, stop: Any = None) -> dict[str, Any]:
     regs = None
     if t.registers is not None:
         regs = dict(t.registers.gp)
@@ -56,7 +69,7 @@ def thread_doc(t: Thread) -> dict[str, Any]:
         if t.registers.fpu is not None:
             regs["fpu"] = t.registers.fpu
     return {"tid": t.tid, "comm": t.comm, "syscall": t.syscall, "blocked_signals": signal_names(t.blocked_signals),
-            "seccomp": t.seccomp_mode, "registers": regs}
+            "seccomp": t.seccomp_mode, "registers": regs, "stop": stop_doc(stop)}
 
 
 def vma_doc(v: Vma) -> dict[str, Any]:
@@ -65,7 +78,7 @@ def vma_doc(v: Vma) -> dict[str, Any]:
             "dumped_pages": v.dumped_pages, "parent_pages": v.parent_pages, "lazy_pages": v.lazy_pages}
 
 
-def process_doc(p: Process) -> dict[str, Any]:
+def process_doc(p: Process, stops: dict | None = None) -> dict[str, Any]:
     c = p.creds
     creds = None
     if c is not None:
@@ -82,7 +95,7 @@ def process_doc(p: Process) -> dict[str, Any]:
         "sigactions": [{"signal": s.signo, "disposition": s.disposition, "handler": s.handler, "flags": s.flags}
                        for s in p.sigactions if s.handler != 0],
         "namespaces": p.namespaces, "cgroup_set": p.cgroup_set, "children": p.children,
-        "threads": [thread_doc(t) for t in p.threads],
+        "threads": [thread_doc(t, (stops or {}).get((p.pid, t.tid))) for t in p.threads],
         "fds": [fd_doc(fd) for fd in p.fds],
         "vmas": [vma_doc(v) for v in p.vmas],
     }
@@ -93,7 +106,7 @@ def findings_doc(found: list[Any]) -> list[dict[str, Any]]:
              "evidence": [dataclasses.asdict(e) for e in x.evidence]} for x in found]
 
 
-def document(ck: Checkpoint, found: list[Any] | None = None) -> dict[str, Any]:
+def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None) -> dict[str, Any]:
     info = ck.info
     return {
         "schema": SCHEMA_VERSION,
@@ -108,7 +121,7 @@ def document(ck: Checkpoint, found: list[Any] | None = None) -> dict[str, Any]:
         },
         "hostname": ck.hostname,
         "domainname": ck.domainname,
-        "processes": [process_doc(p) for p in ck.processes],
+        "processes": [process_doc(p, stops) for p in ck.processes],
         "mounts": [dict(dataclasses.asdict(m), propagation=m.propagation) for m in ck.mounts],
         "namespaces": [dataclasses.asdict(n) for n in ck.namespaces],
         "cgroups": [dataclasses.asdict(c) for c in ck.cgroups],
@@ -122,8 +135,8 @@ def document(ck: Checkpoint, found: list[Any] | None = None) -> dict[str, Any]:
     }
 
 
-def render(ck: Checkpoint, found: list[Any] | None = None) -> str:
-    return json.dumps(document(ck, found), indent=1, default=str)
+def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None) -> str:
+    return json.dumps(document(ck, found, stops), indent=1, default=str)
 
 
 def _jsonable(value: Any) -> Any:

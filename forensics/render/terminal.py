@@ -17,6 +17,7 @@ from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names
 from forensics.model.process import Process
+from forensics.symbols.stops import syscall_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +122,39 @@ def ps_table(procs: list[Process]) -> Table:
     return t
 
 
-def threads_table(procs: list[Process]) -> Table:
-    t = _table("threads", "PID", "TID", "COMM", "IP", "SP", "SYSCALL")
+def threads_table(procs: list[Process], stops: dict | None = None) -> Table:
+    t = _table("threads", "PID", "TID", "COMM", "IP", "SP", "SYSCALL", "STOPPED IN")
     for p in procs:
         for th in p.threads:
             ip = th.registers.ip if th.registers else None
             sp = th.registers.sp if th.registers else None
+            stop = (stops or {}).get((p.pid, th.tid))
             t.add_row(str(p.pid), str(th.tid), th.comm or "", f"0x{ip:x}" if ip is not None else "?",
-                      f"0x{sp:x}" if sp is not None else "?", str(th.syscall) if th.syscall is not None else "-")
+                      f"0x{sp:x}" if sp is not None else "?", syscall_name(th.syscall) or "-",
+                      str(stop.location) if stop else "")
     return t
+
+
+def thread_stops(procs: list[Process], stops: dict) -> Group:
+    """Per thread: the instructions around the stop and the stack, callers marked heuristic where the
+    frame chain could not prove them."""
+    parts: list = []
+    for p in procs:
+        for th in p.threads:
+            stop = stops.get((p.pid, th.tid))
+            if stop is None:
+                continue
+            head = Text(f"pid {p.pid} tid {th.tid} {th.comm or ''}: ", style="bold")
+            head.append(str(stop.location), style="cyan")
+            if stop.location.note:
+                head.append(f"  ({stop.location.note})", style="yellow")
+            parts.append(head)
+            for ins in stop.instructions:
+                parts.append(Text(("  => " if ins.current else "     ") + f"{ins.address:x}  {ins.mnemonic} {ins.op_str}",
+                                  style="bold" if ins.current else "dim"))
+            for fr, loc in stop.frames[:12]:
+                parts.append(Text(f"     #{fr.index:<2} {fr.ip:x}  {loc}" + ("  (heuristic)" if fr.heuristic else "")))
+    return Group(*parts)
 
 
 def fds_table(procs: list[Process]) -> Table:
@@ -190,13 +215,15 @@ def env_table(procs: list[Process]) -> Table:
     return t
 
 
-def render(ck: Checkpoint, sections: Sections, console: Console) -> None:
+def render(ck: Checkpoint, sections: Sections, console: Console, stops: dict | None = None) -> None:
     procs = [p for p in ck.processes if sections.pid is None or p.pid == sections.pid]
     parts: list = [summary(ck), process_tree(ck)]
     if sections.ps:
         parts.append(ps_table(procs))
     if sections.threads:
-        parts.append(threads_table(procs))
+        parts.append(threads_table(procs, stops))
+        if stops:
+            parts.append(thread_stops(procs, stops))
     if sections.fds:
         parts.append(fds_table(procs))
     if sections.sockets:

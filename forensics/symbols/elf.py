@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Self, cast
 
 from elftools.common.exceptions import DWARFError, ELFError
 from elftools.construct.core import ConstructError  # pyelftools' own bundled construct, not construct 2.10
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import NoteSection, SymbolTableSection
+from elftools.elf.segments import NoteSegment
 
 from forensics.errors import ForensicsError
 
@@ -176,7 +178,7 @@ class ElfImage:
         self._map: mmap.mmap | None = None
         self._elf: ELFFile | None = None
 
-    def __enter__(self) -> ElfImage:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -188,10 +190,7 @@ class ElfImage:
     def close(self) -> None:
         self._elf = None
         if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:
-                pass  # a caller still holds a view into it; the mapping goes when that does
+            self._map.close()  # safe: read() hands out copies, never views into the map
             self._map = None
         if self._file is not None:
             self._file.close()
@@ -204,7 +203,7 @@ class ElfImage:
             try:
                 self._file = open(self.path, "rb")  # noqa: SIM115 - held until close()
                 self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-                self._elf = ELFFile(self._map)
+                self._elf = ELFFile(cast(IO[bytes], self._map))  # mmap reads and seeks like a file
             except ValueError as e:  # mmap of an empty file
                 self.close()
                 raise ElfError(f"not an ELF file ({e})", self.path) from None
@@ -232,12 +231,11 @@ class ElfImage:
         """NT_GNU_BUILD_ID as lowercase hex, from the PT_NOTE segments (present even when section headers
         are stripped), else from the note sections."""
         try:
-            for seg in self.elf.iter_segments("PT_NOTE"):
-                for note in seg.iter_notes():
-                    if note["n_type"] == "NT_GNU_BUILD_ID":
-                        return str(note["n_desc"]).lower()
-            for sec in self.elf.iter_sections("SHT_NOTE"):
-                for note in sec.iter_notes():
+            holders: list[NoteSegment | NoteSection] = [
+                *(s for s in self.elf.iter_segments("PT_NOTE") if isinstance(s, NoteSegment)),
+                *(s for s in self.elf.iter_sections("SHT_NOTE") if isinstance(s, NoteSection))]
+            for holder in holders:
+                for note in holder.iter_notes():
                     if note["n_type"] == "NT_GNU_BUILD_ID":
                         return str(note["n_desc"]).lower()
         except PARSE_ERRORS as e:
@@ -268,17 +266,17 @@ class ElfImage:
         seen: set[tuple[str, int, int]] = set()
         section_ends: dict[int, int] = {}
         try:
-            for n, sec in enumerate(self.elf.iter_sections()):
-                if sec["sh_flags"] & 0x2:  # SHF_ALLOC: only sections that exist in memory bound a symbol
-                    section_ends[n] = sec["sh_addr"] + sec["sh_size"]
+            for n, section in enumerate(self.elf.iter_sections()):
+                if section["sh_flags"] & 0x2:  # SHF_ALLOC: only sections that exist in memory bound a symbol
+                    section_ends[n] = section["sh_addr"] + section["sh_size"]
         except PARSE_ERRORS as e:
             self.errors.append(f"section headers: {e}")
         for table in (".symtab", ".dynsym"):
             try:
-                sec = self.elf.get_section_by_name(table)
-                if sec is None or not hasattr(sec, "iter_symbols"):
+                symtab = self.elf.get_section_by_name(table)
+                if not isinstance(symtab, SymbolTableSection):
                     continue
-                for sym in sec.iter_symbols():
+                for sym in symtab.iter_symbols():
                     kind = SYMBOL_KINDS.get(sym["st_info"]["type"])
                     shndx = sym["st_shndx"]
                     if kind is None or not isinstance(shndx, int) or shndx == 0 or not sym.name:
@@ -306,7 +304,7 @@ class ElfImage:
     def read(self, vaddr: int, size: int) -> bytes:
         """Up to `size` bytes of the file as loaded at vaddr, stopping at the end of the segment's file
         bytes. Raises ElfError when vaddr is not backed by file bytes (unmapped, or .bss)."""
-        self.elf  # noqa: B018 - opens the mapping
+        _ = self.elf  # opens the mapping
         assert self._map is not None
         for seg in self.segments:
             if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping as MappingOf
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from forensics.errors import ForensicsError
 from forensics.symbols.elf import ElfImage, SourceLine
@@ -44,7 +45,7 @@ class Mapping:
 
     @property
     def is_file(self) -> bool:
-        return bool(self.path) and self.path.startswith("/") and not self.path.startswith(NOT_FILES)
+        return self.path is not None and self.path.startswith("/") and not self.path.startswith(NOT_FILES)
 
     @property
     def executable(self) -> bool | None:
@@ -59,7 +60,8 @@ def as_mapping(m: Any) -> Mapping:
     if isinstance(m, tuple | list):
         return Mapping(int(m[0]), int(m[1]), int(m[2]), m[3] or None, m[4] if len(m) > 4 else None)
     perms = getattr(m, "perms", None) or getattr(m, "prot_str", None)
-    return Mapping(m.start, m.end, m.pgoff, getattr(m, "path", None) or None, perms)
+    path = getattr(m, "path", None) or getattr(m, "label", None) or None  # Vma.label: [heap], [stack], ...
+    return Mapping(m.start, m.end, m.pgoff, path, perms)
 
 
 def bias_candidates(elf: ElfImage, vma: Mapping, page_size: int = 4096) -> list[tuple[int, bool]]:
@@ -168,7 +170,9 @@ class Symbolizer:
         self.resolver = resolver
         self.build_ids = dict(build_ids or {})
         self.page_size = page_size
-        self._maps = sorted((as_mapping(m) for m in mappings), key=lambda m: m.start)
+        # CRIU 4.2 lists MADV_GUARD_INSTALL ranges as extra "guard" VMAs overlapping real ones: not mappings.
+        self._maps = sorted((as_mapping(m) for m in mappings if getattr(m, "kind", None) != "guard"),
+                            key=lambda m: m.start)
         self._starts = [m.start for m in self._maps]
         self._module_of: dict[int, Module] = {}
         self._modules: list[Module] = []
@@ -180,14 +184,14 @@ class Symbolizer:
                 continue
             assert m.path is not None
             mod = current.get(m.path)
-            if mod is None or m.pgoff == 0 and any(x.pgoff == 0 for x in mod.mappings):
+            if mod is None or (m.pgoff == 0 and any(x.pgoff == 0 for x in mod.mappings)):
                 mod = Module(m.path, [])
                 current[m.path] = mod
                 self._modules.append(mod)
             mod.mappings.append(m)
             self._module_of[m.start] = mod
 
-    def __enter__(self) -> Symbolizer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -234,11 +238,11 @@ class Symbolizer:
             notes.append(f"{lookup} was deleted while mapped; symbols come from the file now at that path")
         try:
             found = self.resolver(lookup)
-        except OSError as e:
+        except (OSError, ForensicsError) as e:
             found = None
             notes.append(f"resolving {lookup}: {e}")
         if found is None or not Path(found).is_file():
-            mod.note = f"file not found: {lookup}"
+            mod.note = "; ".join([*notes, f"file not found: {lookup}"])
             return mod
         mod.file = Path(found)
         elf = ElfImage(mod.file)
@@ -289,7 +293,8 @@ class Symbolizer:
 
     def address_of(self, name: str, module: str | None = None) -> int | None:
         """Runtime address of a symbol by name (a variable to read, a function to disassemble), searched
-        in `module` (a mapped path) or in every object, the first mapped (the executable) first."""
+        in `module` (a mapped path) or in every object in address order (the executable usually first).
+        Objects are opened as the search reaches them."""
         for mod in self.modules():
             if module is not None and mod.path != module:
                 continue

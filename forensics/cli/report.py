@@ -1,0 +1,150 @@
+"""`forensics report` (checkpoints -> one HTML file) and `forensics capture` (checkpoint a running Docker
+container with `docker checkpoint create --leave-running`, then write its report beside the checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from forensics import __version__
+from forensics.cli import app
+from forensics.errors import ForensicsError
+from forensics.memory.grep import scan_size
+from forensics.memory.select import VmaFilter
+from forensics.model.checkpoint import Checkpoint
+from forensics.model.load import load_checkpoint
+from forensics.render import html
+from forensics.render.progress import scan_progress
+
+DOCKER_TIMEOUT = 60
+CHECKPOINT_TIMEOUT = 900
+
+
+def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path, reveal: bool,
+                binaries: Path | None) -> html.Report:
+    symbols = [html.BinarySymbols(ck, binaries) if binaries else None for ck in checkpoints]
+    try:
+        total = sum(scan_size(ck, VmaFilter()) for ck in checkpoints[1:])
+        with scan_progress(total, "diff") as progress:
+            report = html.assemble(targets, checkpoints, reveal=reveal, symbols=symbols,
+                                   command=shlex.join(["forensics", *sys.argv[1:]]), version=__version__,
+                                   progress=progress)
+        html.write(report, output)
+    finally:
+        for s in symbols:
+            if s is not None:
+                s.close()
+    return report
+
+
+@app.command()
+def report(
+    checkpoints: list[str] = typer.Argument(..., help="Checkpoints of one container, oldest first (any form "
+                                                      "inspect takes)."),
+    output: Path = typer.Option(Path("report.html"), "-o", "--output", help="The HTML file to write."),
+    reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
+    docker_root: Optional[Path] = typer.Option(None, "--docker-root", help="Docker data root to find checkpoints "
+                                                                            "by name in."),
+    container: Optional[str] = typer.Option(None, "--container", help="Container name or id, when a checkpoint "
+                                                                      "name is ambiguous."),
+    binaries: Optional[Path] = typer.Option(None, "--binaries", help="A directory with the container's binaries "
+                                            "(looked up by their path inside the container, then by file name): "
+                                            "names thread stops and changed variables."),
+) -> None:
+    """One self-contained HTML report: overview, findings, process tree, processes, memory maps, mounts; with
+    several checkpoints also what changed between them and a timeline of every value that moved."""
+    cks = [load_checkpoint(c, docker_root=docker_root, container=container) for c in checkpoints]
+    make_report(checkpoints, cks, output, reveal, binaries)
+    print(f"report: {output}")
+    if any(ck.partial for ck in cks):
+        print("forensics: partial result: some evidence could not be read (listed at the top of the report)",
+              file=sys.stderr)
+        raise typer.Exit(2)
+
+
+# ------------------------------------------------------------------ capture
+
+EXPERIMENTAL_FIX = ("the Docker daemon is not in experimental mode (\"checkpoint is only supported in experimental "
+                    "mode\"): start dockerd with --experimental, or put \"experimental\": true in "
+                    "/etc/docker/daemon.json and restart it")
+CRIU_FIX = ("CRIU is not installed where the Docker daemon runs: install it there (Debian: apt-get install criu; "
+            "kernels from 6.16 need CRIU 4.2 or newer)")
+
+
+def _docker(*args: str, timeout: float = DOCKER_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise ForensicsError("docker is not installed (no `docker` on PATH): install the Docker CLI "
+                             "(Debian: apt-get install docker.io, or docker-ce-cli from Docker's repository)")
+    try:
+        return subprocess.run([docker, *args], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ForensicsError(f"`docker {' '.join(args)}` did not finish within {timeout:.0f} s") from None
+
+
+def _last_line(p: subprocess.CompletedProcess[str]) -> str:
+    lines = [x.strip() for x in (p.stderr or p.stdout or "").splitlines() if x.strip()]
+    return lines[-1] if lines else f"exit code {p.returncode}"
+
+
+def checkpoint_error(output: str) -> str:
+    """What a failed `docker checkpoint create` means, with the fix when it is a known cause."""
+    low = output.lower()
+    if "experimental mode" in low or "only supported in experimental" in low:
+        return EXPERIMENTAL_FIX
+    if "criu" in low and any(s in low for s in ("executable file not found", "no such file", "not found in $path",
+                                                "criu: not found", "command not found")):
+        return CRIU_FIX
+    lines = [x.strip() for x in output.splitlines() if x.strip()]
+    return "docker checkpoint create failed: " + (lines[-1] if lines else "no output")
+
+
+def default_name() -> str:
+    return "forensics-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+@app.command()
+def capture(
+    container: str = typer.Argument(..., help="The running container to checkpoint (name or id)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Checkpoint name (default forensics-<UTC time>)."),
+    docker_root: Optional[Path] = typer.Option(None, "--docker-root", help="The daemon's data root as seen from "
+                                                                            "here (default: what `docker info` says)."),
+    reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values in the report."),
+    binaries: Optional[Path] = typer.Option(None, "--binaries", help="A directory with the container's binaries."),
+) -> None:
+    """Checkpoint a running container (it keeps running) and write its report beside the checkpoint."""
+    name = name or default_name()
+    p = _docker("inspect", "--type", "container", "--format", "{{json .Id}}", container)
+    if p.returncode != 0:
+        raise ForensicsError(f"docker inspect {container}: {_last_line(p)}")
+    container_id = json.loads(p.stdout.strip())
+    if docker_root is None:
+        p = _docker("info", "--format", "{{json .DockerRootDir}}")
+        if p.returncode != 0:
+            raise ForensicsError(f"docker info: {_last_line(p)}")
+        docker_root = Path(json.loads(p.stdout.strip()))
+    checkpoints_dir = docker_root / "containers" / container_id / "checkpoints"
+    p = _docker("checkpoint", "create", "--leave-running", container, name, timeout=CHECKPOINT_TIMEOUT)
+    if p.returncode != 0:
+        raise ForensicsError(checkpoint_error(p.stderr + "\n" + p.stdout))
+    ckdir = checkpoints_dir / name
+    if not (ckdir / "inventory.img").is_file():
+        raise ForensicsError(f"the checkpoint was made but is not at {ckdir}: give --docker-root, the daemon's data "
+                             "root as seen from this machine")
+    ck = load_checkpoint(ckdir)
+    out = checkpoints_dir / f"{name}.report.html"
+    make_report([str(ckdir)], [ck], out, reveal, binaries)
+    print(f"checkpoint: {ckdir}")
+    print(f"report: {out}")
+    if ck.partial:
+        print("forensics: partial result: some evidence could not be read (listed at the top of the report)",
+              file=sys.stderr)

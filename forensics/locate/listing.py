@@ -1,0 +1,197 @@
+"""Finding checkpoints on a machine, cheaply, for `forensics ls`.
+
+Roots are walked (symlinks not followed, `max_depth` levels) for:
+- Docker data roots (a `containers/` directory): every containers/<id>/checkpoints/<name>/;
+- CRIU image directories (inventory.img) and unpacked container checkpoints (checkpoint/inventory.img);
+- checkpoint archives, recognised by their first bytes. An uncompressed tar has its headers indexed in place
+  (no data read but the small JSON wrappers). A compressed one is streamed only until its metadata and
+  first images have gone by, or `Limits.list_budget` decompressed bytes; nothing is written anywhere, and
+  its image sizes are None unless the whole stream was read.
+Nothing is yielded for files and directories that are not checkpoints; a checkpoint that cannot be read
+fully is yielded with the reason in its `warnings`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from forensics.errors import ForensicsError
+from forensics.locate.archive import (
+    CHECKPOINT_DIR,
+    archive_meta,
+    build_meta,
+    choose_images_dir,
+    index_in_place,
+    open_tar,
+    sniff_file,
+)
+from forensics.locate.compression import DEFAULT_LIMITS, READ_ERRORS, GuardedReader, Limits
+from forensics.locate.docker import (
+    DEFAULT_DOCKER_ROOT,
+    DockerCheckpoint,
+    is_docker_root,
+    iter_checkpoints,
+    open_docker,
+)
+from forensics.locate.members import forget_headers, normalize
+from forensics.locate.resolve import open_directory
+from forensics.locate.source import CheckpointMeta
+from forensics.locate.views import open_readonly
+
+KUBELET_CHECKPOINTS = Path("/var/lib/kubelet/checkpoints")
+DEFAULT_ROOTS = (DEFAULT_DOCKER_ROOT, KUBELET_CHECKPOINTS)
+_WANTED_JSON = ("config.dump", "spec.dump")
+_GIVE_UP_AFTER = 64   # members with no sign of a checkpoint before a compressed archive is passed over
+
+
+def find_checkpoints(roots: list[Path] | None = None, *, max_depth: int = 6,
+                     limits: Limits | None = None) -> Iterator[CheckpointMeta]:
+    """The checkpoints under `roots` (default: /var/lib/docker and /var/lib/kubelet/checkpoints)."""
+    limits = limits or DEFAULT_LIMITS
+    for root in (roots if roots is not None else list(DEFAULT_ROOTS)):
+        if root.is_file():
+            meta = archive_listing(root, limits)
+            if meta is not None:
+                yield meta
+        elif root.is_dir():
+            yield from _walk(root, max_depth, limits)
+
+
+def _walk(root: Path, max_depth: int, limits: Limits) -> Iterator[CheckpointMeta]:
+    base = len(root.parts)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames.sort()
+        if len(here.parts) - base >= max_depth:
+            dirnames.clear()
+        if is_docker_root(here):
+            # Only containers/ holds checkpoints; the image layers next to it are not walked.
+            dirnames.clear()
+            for cp in iter_checkpoints(here):
+                yield _dir_listing(cp.checkpoint_dir, cp)
+            continue
+        if (here / "inventory.img").is_file() or (here / CHECKPOINT_DIR / "inventory.img").is_file():
+            yield _dir_listing(here, None)
+            dirnames.clear()
+            continue
+        for f in sorted(filenames):
+            p = here / f
+            if p.is_symlink() or not p.is_file():
+                continue
+            meta = archive_listing(p, limits)
+            if meta is not None:
+                yield meta
+
+
+def _dir_listing(path: Path, cp: DockerCheckpoint | None) -> CheckpointMeta:
+    try:
+        src = open_docker(cp, cp.name, "docker-root") if cp is not None else open_directory(path, str(path))
+    except ForensicsError as exc:
+        return CheckpointMeta(path=path, kind="criu-dir", layout="criu-dir", warnings=[str(exc)])
+    with src:
+        return src.meta
+
+
+def archive_listing(path: Path, limits: Limits | None = None) -> CheckpointMeta | None:
+    """Meta of one archive, or None if it is no checkpoint archive."""
+    limits = limits or DEFAULT_LIMITS
+    try:
+        compression = sniff_file(path)
+    except OSError:
+        return None
+    if compression is None:
+        return None
+    if compression == "none":
+        try:
+            index = index_in_place(path, limits)
+        except ForensicsError:
+            return None
+        try:
+            images_dir = choose_images_dir(index)
+        except ForensicsError:
+            index.close()
+            return None
+        try:
+            meta = archive_meta(index, images_dir, limits)
+            meta.warnings[:0] = index.warnings
+            return meta
+        finally:
+            index.close()
+    return _peek_compressed(path, compression, limits)
+
+
+def _peek_compressed(path: Path, compression: str, limits: Limits) -> CheckpointMeta | None:
+    sizes: dict[str, int] = {}
+    mtimes: dict[str, float] = {}
+    contents: dict[str, bytes] = {}
+    complete = False
+    warning: str | None = None
+    try:
+        fd = open_readonly(path, follow=True)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as raw:
+        guard = GuardedReader(raw, compression, path, limits, budget=limits.list_budget)
+        try:
+            with open_tar(guard, compression, path) as tar:
+                complete = _read_headers(tar, sizes, mtimes, contents, limits)
+        except ForensicsError:   # not a tar, or the listing budget was spent
+            if not sizes:
+                return None
+            if not complete:
+                warning = f"listing read only the first {guard.produced} decompressed bytes"
+        except READ_ERRORS as exc:
+            if not sizes:
+                return None
+            warning = f"archive damaged after {guard.produced} decompressed bytes ({exc})"
+    if not _looks_like_checkpoint(sizes):
+        return None
+    images_dir = _images_dir_of(sizes)
+    meta = build_meta(path, compression, sizes, mtimes, contents.get, images_dir, complete=complete, limits=limits)
+    if warning:
+        meta.warnings.append(warning)
+    return meta
+
+
+def _read_headers(tar: tarfile.TarFile, sizes: dict[str, int], mtimes: dict[str, float],
+                  contents: dict[str, bytes], limits: Limits) -> bool:
+    """Headers (and the small JSON wrappers) until the metadata and the inventory have gone by; True if the
+    whole archive was read."""
+    while True:
+        ti = tar.next()
+        if ti is None:
+            return True
+        forget_headers(tar)
+        name = normalize(ti.name)
+        if name is None or not ti.isreg():
+            continue
+        sizes[name] = ti.size
+        mtimes[name] = ti.mtime
+        if name in _WANTED_JSON and ti.size <= limits.max_meta_bytes:
+            f = tar.extractfile(ti)
+            if f is not None:
+                contents[name] = f.read()
+        if _seen_enough(sizes) or (len(sizes) >= _GIVE_UP_AFTER and not _looks_like_checkpoint(sizes)):
+            return False
+
+
+def _images_dir_of(sizes: dict[str, int]) -> str | None:
+    dirs = sorted({posixpath.dirname(n) for n in sizes if posixpath.basename(n) == "inventory.img"})
+    if CHECKPOINT_DIR in dirs:
+        return CHECKPOINT_DIR
+    return dirs[0] if len(dirs) == 1 else (CHECKPOINT_DIR if any(n.startswith("checkpoint/") for n in sizes)
+                                           else None)
+
+
+def _looks_like_checkpoint(sizes: dict[str, int]) -> bool:
+    return any(posixpath.basename(n) == "inventory.img" or n.startswith(f"{CHECKPOINT_DIR}/") or n == "config.dump"
+               for n in sizes)
+
+
+def _seen_enough(sizes: dict[str, int]) -> bool:
+    """Metadata and the images directory's inventory have gone by: the rest is images and the rootfs diff."""
+    return all(j in sizes for j in _WANTED_JSON) and f"{CHECKPOINT_DIR}/inventory.img" in sizes

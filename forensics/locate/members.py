@@ -1,0 +1,122 @@
+"""What an archive member may be. Every rule for hostile archives is here, in one place.
+
+A checkpoint archive is evidence, possibly built by an attacker. Its members are never extracted with
+tarfile.extractall and never recreated as links, devices or fifos; only the bytes of regular files are
+served (in place, or spilled into the tool's own scratch directory under a checked name). Each rule below
+either skips the member with a warning recorded on the source, or stops reading the archive:
+
+| member                                                  | decision                                          |
+|---------------------------------------------------------|---------------------------------------------------|
+| absolute name ("/etc/x"), or a ".." component            | skipped, warning                                  |
+| empty name, NUL in the name, "." / "./" (the root entry) | skipped (warning unless it is the root directory) |
+| directory                                               | noted, nothing to serve                            |
+| regular file (also contiguous, "7")                      | served                                            |
+| the same file name again                                 | the LAST copy is served (what `tar x` and a       |
+|                                                         | runtime's restore would end up with), warning      |
+|                                                         | naming both offsets                                |
+| symlink named `<images dir>/parent`                      | kept as the incremental-dump link, resolved by     |
+|                                                         | name inside the archive, never on the filesystem;  |
+|                                                         | a target that leaves the archive is refused        |
+| any other symlink (e.g. to /etc)                         | skipped, warning: links are never followed         |
+| a member whose path goes through a symlink member         | skipped, warning (the write-through-link attack)  |
+| hard link to a regular file already in the archive       | served as that file's bytes (a tar hard link is    |
+|                                                         | "same content as member X"), no filesystem link    |
+| hard link whose target is absolute, has "..", or is not  | skipped, warning                                  |
+| an earlier regular member                                |                                                   |
+| character/block device, fifo                             | skipped, warning                                  |
+| GNU sparse file                                          | skipped, warning (its stored bytes are not the     |
+|                                                         | file's bytes, so it cannot be served in place)     |
+| any other type                                           | skipped, warning                                  |
+| size or data past the end of the archive                 | reading stops there, warning; what came before     |
+|                                                         | is kept                                            |
+| more than Limits.max_members headers                     | reading stops there, warning                       |
+| decompressed bytes past Limits.max_bytes or max_ratio    | reading stops, warning; refused (ArchiveError) if  |
+|                                                         | no CRIU image had been found by then               |
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from dataclasses import dataclass
+
+PARENT_LINK = "parent"
+
+
+def normalize(name: str) -> str | None:
+    """The member's path inside the archive ("./a//b/" -> "a/b"), or None if it is unsafe or empty.
+
+    Unsafe: absolute, or any ".." component (even one that would stay inside after normalisation: an
+    archive that needs ".." is not one a runtime wrote).
+    """
+    if not name or "\x00" in name or name.startswith("/"):
+        return None
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def is_root(name: str) -> bool:
+    return name.strip("/") in ("", ".")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one member: `action` is "file", "dir", "link" (a parent link), "hardlink", or "skip"
+    (then `reason` says why, for the warning); `path` is the normalised name; `target` the link's target."""
+
+    action: str
+    path: str = ""
+    target: str = ""
+    reason: str = ""
+
+
+def decide(ti: tarfile.TarInfo) -> Decision:
+    """Apply the table above to one header (without the duplicate and size rules, which need context)."""
+    raw = ti.name
+    path = normalize(raw)
+    if path is None:
+        if ti.isdir() and is_root(raw):
+            return Decision("dir", "")
+        why = "an absolute path" if raw.startswith("/") else "a '..' component" if ".." in raw.split("/") \
+            else "an empty or invalid name"
+        return Decision("skip", raw, reason=f"member {raw!r} has {why}; skipped")
+    if path == "":
+        return Decision("dir", "") if ti.isdir() else Decision("skip", raw, reason=f"member {raw!r} has no name")
+    if ti.issparse():
+        return Decision("skip", path, reason=f"member {path!r} is a sparse file; skipped")
+    if ti.isreg():
+        return Decision("file", path)
+    if ti.isdir():
+        return Decision("dir", path)
+    if ti.issym():
+        if posixpath.basename(path) == PARENT_LINK:
+            return Decision("link", path, ti.linkname)
+        return Decision("skip", path, reason=f"symlink {path!r} -> {ti.linkname!r} skipped: links are never followed")
+    if ti.islnk():
+        target = normalize(ti.linkname)
+        if target is None or target == "":
+            return Decision("skip", path, reason=f"hard link {path!r} -> {ti.linkname!r} leaves the archive; skipped")
+        return Decision("hardlink", path, target)
+    if ti.ischr() or ti.isblk():
+        kind = "character" if ti.ischr() else "block"
+        return Decision("skip", path, reason=f"{kind} device {path!r} ({ti.devmajor}:{ti.devminor}) skipped")
+    if ti.isfifo():
+        return Decision("skip", path, reason=f"fifo {path!r} skipped")
+    return Decision("skip", path, reason=f"member {path!r} of tar type {ti.type!r} skipped")
+
+
+def forget_headers(tar: tarfile.TarFile) -> None:
+    """Drop the headers tarfile keeps for extraction (we never extract; an index of our own is kept)."""
+    tar.members.clear()  # type: ignore[attr-defined]
+
+
+def resolve_link(link_path: str, target: str) -> str | None:
+    """The archive path a symlink at `link_path` names, or None if it is absolute or leaves the archive."""
+    if not target or target.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
+    if joined == ".." or joined.startswith(("../", "/")):
+        return None
+    return "" if joined == "." else joined

@@ -1,0 +1,184 @@
+"""The uniform read-only view of one checkpoint, whatever form the user named it in.
+
+A `Source` answers two questions: which CRIU image files are there, and what are their bytes. Bytes come
+back as read-only memoryviews of memory maps (never copies); `path_of` gives a real file when one exists
+(CRIU directories, and members spilled from a compressed archive) for tools that need a path. The
+runtime's own files around the images (Docker's config.v2.json, Podman's config.dump, rootfs-diff.tar...)
+are the "wrapper" files. What the runtime says about the container is in `meta`.
+
+Sources are made by `forensics.locate.resolve.open_checkpoint`; use them as context managers.
+"""
+
+from __future__ import annotations
+
+import builtins
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from forensics.errors import ForensicsError, NotACheckpoint
+from forensics.locate.views import Blob
+
+# Source.kind values.
+CRIU_DIR = "criu-dir"                        # a bare CRIU image directory (also a pre-dump directory)
+DOCKER = "docker"                            # a Docker checkpoint (data root layout or --checkpoint-dir)
+CONTAINER_DIR = "container-dir"              # an unpacked Podman/CRI-O checkpoint (checkpoint/ + config.dump)
+PODMAN_ARCHIVE = "podman-archive"
+CRIO_ARCHIVE = "crio-archive"
+CONTAINERD_ARCHIVE = "containerd-archive"
+TAR = "tar"                                  # an archive with CRIU images and no engine metadata
+
+
+@dataclass(slots=True)
+class Sizes:
+    """Byte counts; None where a listing did not read far enough to know."""
+
+    images: int | None = None        # all files in the CRIU images directory
+    pages: int | None = None         # the pages-*.img among them
+    rootfs_diff: int | None = None   # rootfs-diff.tar, for container archives that have one
+    archive: int | None = None       # the archive file itself (compressed size for compressed archives)
+
+
+@dataclass(slots=True)
+class CheckpointMeta:
+    """What is known about one checkpoint without decoding its images.
+
+    layout: how the input is laid out: "criu-dir", "docker-root" (containers/<id>/checkpoints/<name>),
+        "docker-checkpoint-dir" (<dir>/<name>, Docker's --checkpoint-dir), "container-dir",
+        "container-archive" (checkpoint/ + config.dump...), "criu-tar" (a tar of a bare image directory).
+    engine: "docker", "podman", "cri-o", "containerd" or None (plain CRIU, runc, unknown).
+    compression: for archives "none", "gzip", "zstd", "bzip2" or "xz"; None for directories.
+    created: when the container was created; checkpoint_time: when it was checkpointed (from the engine's
+        metadata when it says, else the modification time of inventory.img, in the archive header or on disk).
+    """
+
+    path: Path
+    kind: str
+    layout: str
+    engine: str | None = None
+    compression: str | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    image: str | None = None
+    runtime: str | None = None
+    pod: str | None = None
+    namespace: str | None = None
+    created: datetime | None = None
+    checkpoint_name: str | None = None
+    checkpoint_time: datetime | None = None
+    sizes: Sizes = field(default_factory=Sizes)
+    warnings: list[str] = field(default_factory=list)
+
+
+class NoSuchMember(ForensicsError):
+    """A name that the checkpoint does not hold."""
+
+
+class AmbiguousCheckpoint(NotACheckpoint):
+    """A name that fits several checkpoints; the message lists them."""
+
+
+class Source(ABC):
+    """One checkpoint's images and wrapper files, read-only.
+
+    name: what the user gave; kind: one of the kind constants above; meta: CheckpointMeta;
+    warnings: what was skipped or looked wrong while opening (the same list as meta.warnings).
+    """
+
+    def __init__(self, name: str, meta: CheckpointMeta, images: Mapping[str, Blob],
+                 wrappers: Mapping[str, Blob]) -> None:
+        self.name = name
+        self.meta = meta
+        self.warnings: list[str] = meta.warnings
+        self._images = dict(images)
+        self._wrappers = dict(wrappers)
+        self._closed = False
+
+    @property
+    def kind(self) -> str:
+        return self.meta.kind
+
+    # ---- CRIU images
+    def list(self) -> list[str]:
+        """The file names in the CRIU images directory, sorted (regular files only; `parent` excluded)."""
+        return sorted(self._images)
+
+    def exists(self, name: str) -> bool:
+        return name in self._images
+
+    def size(self, name: str) -> int:
+        return self._image(name).size
+
+    def read(self, name: str) -> memoryview:
+        """The bytes of image `name`: a read-only window of a memory map, not a copy."""
+        return self._image(name).view()
+
+    def path_of(self, name: str) -> Path | None:
+        """A real file holding image `name`, or None (members of an archive read in place have none)."""
+        return self._image(name).path
+
+    # ---- the runtime's files around the images
+    def wrapper_files(self) -> builtins.list[str]:
+        """Names of the non-CRIU files (archive paths such as "config.dump", "volumes/x.tar"), sorted."""
+        return sorted(self._wrappers)
+
+    def read_wrapper(self, name: str) -> memoryview:
+        blob = self._wrappers.get(name)
+        if blob is None:
+            raise NoSuchMember(f"no wrapper file {name!r}", self.meta.path)
+        return blob.view()
+
+    # ---- incremental dumps
+    @abstractmethod
+    def parent(self) -> Source | None:
+        """The checkpoint the `parent` link points at, or None (no link, or one that could not be followed:
+        the reason is in `warnings`)."""
+
+    def chain(self) -> builtins.list[Source]:
+        """This checkpoint followed by its parents, newest first. Each link's problems (missing target,
+        outside the containing directory, a loop) are in the warnings of the source holding the link."""
+        out: builtins.list[Source] = [self]
+        while (p := out[-1].parent()) is not None and len(out) < MAX_CHAIN:
+            out.append(p)
+        return out
+
+    # ---- lifetime
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for blob in [*self._images.values(), *self._wrappers.values()]:
+            blob.close()
+        self._release()
+
+    def _release(self) -> None:
+        """Free what the subclass owns (parent sources, the archive map, the scratch directory)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.kind} {self.name!r}: {len(self._images)} images>"
+
+    def _image(self, name: str) -> Blob:
+        blob = self._images.get(name)
+        if blob is None:
+            raise NoSuchMember(f"no image {name!r}", self.meta.path)
+        return blob
+
+
+MAX_CHAIN = 256
+
+
+def image_sizes(images: Mapping[str, Blob]) -> tuple[int, int]:
+    """(all images, pages-*.img) byte totals."""
+    total = sum(b.size for b in images.values())
+    pages = sum(b.size for n, b in images.items() if n.startswith("pages-") and n.endswith(".img"))
+    return total, pages

@@ -1,0 +1,194 @@
+"""Read-only bytes of the evidence: files opened O_RDONLY and mapped ACCESS_READ, served as memoryviews.
+
+Every byte the locate layer hands out is a read-only window of a memory map: a whole file (an image in a
+CRIU directory, or a member spilled from a compressed archive) or a slice of one archive mapped once. No
+caller can write through a view, and nothing here opens a file for writing.
+
+A view stays valid after its source is closed for as long as the caller holds it: closing a source
+releases its own references, and the kernel unmaps a file when the last view of it is dropped.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import mmap
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from forensics.errors import ForensicsError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+EMPTY = memoryview(b"")
+
+# O_NOATIME keeps a read from changing the evidence's access time; the kernel allows it only to the file's
+# owner (or CAP_FOWNER), so it is tried first and dropped when refused.
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+def open_readonly(path: str | os.PathLike[str], *, follow: bool = False) -> int:
+    """A read-only fd for `path` (the last component is not followed unless `follow`)."""
+    flags = _READ_FLAGS if not follow else _READ_FLAGS & ~os.O_NOFOLLOW
+    try:
+        return os.open(path, flags | _NOATIME)
+    except PermissionError:
+        if not _NOATIME:
+            raise
+        return os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow:
+            raise ForensicsError("is a symbolic link; not followed", os.fspath(path)) from None
+        raise
+
+
+def map_fd(fd: int, size: int) -> mmap.mmap | None:
+    """A read-only shared map of the first `size` bytes of `fd`; None for an empty file (mmap cannot map 0)."""
+    if size == 0:
+        return None
+    return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+
+
+def read_small(path: Path, limit: int) -> bytes:
+    """The whole of a small regular file (metadata such as config.v2.json), refused past `limit` bytes."""
+    fd = open_readonly(path)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ForensicsError("not a regular file", path)
+        if st.st_size > limit:
+            raise ForensicsError(f"is {st.st_size} bytes, more than the {limit} read for metadata", path)
+        with os.fdopen(os.dup(fd), "rb", closefd=True) as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
+class MappedFile:
+    """One real file, mapped on first read. `path` is where it is; `size` what it held when listed."""
+
+    __slots__ = ("_map", "_view", "path", "size")
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path: Path | None = path
+        self.size = size
+        self._map: mmap.mmap | None = None
+        self._view: memoryview | None = None
+
+    def view(self) -> memoryview:
+        if self._view is None:
+            assert self.path is not None
+            try:
+                fd = open_readonly(self.path)
+            except OSError as exc:
+                raise ForensicsError(f"cannot open: {exc.strerror}", self.path) from None
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise ForensicsError("not a regular file", self.path)
+                self.size = st.st_size
+                self._map = map_fd(fd, st.st_size)
+            finally:
+                os.close(fd)
+            self._view = memoryview(self._map) if self._map is not None else EMPTY
+        return self._view
+
+    def close(self) -> None:
+        _release(self._view, self._map)
+        self._view = None
+        self._map = None
+
+
+class Window:
+    """A slice of a mapping shared with other members (an uncompressed archive read in place)."""
+
+    __slots__ = ("base", "offset", "path", "size")
+
+    def __init__(self, base: memoryview, offset: int, size: int) -> None:
+        self.base = base
+        self.offset = offset
+        self.size = size
+        self.path: Path | None = None   # a member of an archive read in place has no file of its own
+
+    def view(self) -> memoryview:
+        return self.base[self.offset:self.offset + self.size]
+
+    def close(self) -> None:
+        """The shared mapping belongs to the archive; it is released there."""
+
+
+Blob = MappedFile | Window
+
+
+def _release(view: memoryview | None, mapping: mmap.mmap | None) -> None:
+    if view is not None and view is not EMPTY:
+        view.release()
+    if mapping is not None:
+        try:
+            mapping.close()
+        except BufferError:
+            # A caller still holds a window: the map is unmapped when the last one is dropped.
+            pass
+
+
+class SharedMap:
+    """One file mapped once (an uncompressed archive); members are `Window`s of it."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            fd = open_readonly(path, follow=True)
+        except OSError as exc:
+            raise ForensicsError(f"cannot open: {exc.strerror}", path) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ForensicsError("not a regular file", path)
+            self.size = st.st_size
+            self._map = map_fd(fd, st.st_size)
+        finally:
+            os.close(fd)
+        self.view: memoryview = memoryview(self._map) if self._map is not None else EMPTY
+
+    def close(self) -> None:
+        _release(self.view, self._map)
+        self.view = EMPTY
+        self._map = None
+
+
+class ViewReader(io.RawIOBase):
+    """A seekable read-only file over a memoryview, so tarfile can walk headers without copying data."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        n = max(0, min(len(target), len(self._view) - self._pos))
+        target[:n] = self._view[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self._pos = offset
+        elif whence == io.SEEK_CUR:
+            self._pos += offset
+        else:
+            self._pos = len(self._view) + offset
+        self._pos = max(0, self._pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos

@@ -1,0 +1,1259 @@
+"""The report as one self-contained HTML file: overview, findings, process tree, one section per process,
+mounts, namespaces, cgroups, and with several checkpoints the changes between them and a timeline.
+
+The page loads nothing: its stylesheet, its script and its pictures (inline SVG) are in the file, and a
+Content-Security-Policy allows only that stylesheet and that script, by hash. Everything read from a
+checkpoint (argv, environment, paths, socket names) is attacker-controlled, so markup is built with `el`,
+which escapes every string it is given and makes control and bidi characters visible; only `Html`
+values, made by `el` itself, pass through unescaped.
+
+Two steps: `assemble` gathers what the page shows (findings, diffs, timeline series, the evidence
+manifest with SHA-256 of every file read) into a `Report`; `render` lays it out. Anchors are stable:
+`#pid-1`, `#pid-1-fd-3`, `#pid-1-socket-3`, `#pid-1-tid-8`, `#pid-1-vma-400000`, `#mount-49`; with
+several checkpoints each checkpoint's anchors carry a prefix (`#ck2-pid-1`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import math
+import os
+import re
+import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from forensics.diff.compare import Diff, diff_checkpoints
+from forensics.diff.memory import Namer, ValueChange, VmaMemoryChange
+from forensics.diff.timeline import Point, monotonic, series
+from forensics.errors import ForensicsError
+from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, mask
+from forensics.model import files as f
+from forensics.model.checkpoint import Checkpoint
+from forensics.model.flags import capability_names, signal_names
+from forensics.model.process import Process, Thread
+from forensics.model.vma import Vma
+
+PAGE = 4096
+# A process's thread stop as `function+0xoff (file.c:12)`, or None when no symbol covers the address.
+Symbolize = Callable[[int, int], "str | None"]
+
+# x86_64 system call numbers a frozen thread is commonly found in (arch/x86/entry/syscalls/syscall_64.tbl).
+X86_64_SYSCALLS = {
+    0: "read", 1: "write", 2: "open", 3: "close", 4: "stat", 5: "fstat", 6: "lstat", 7: "poll", 8: "lseek",
+    9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 16: "ioctl",
+    17: "pread64", 18: "pwrite64", 19: "readv", 20: "writev", 21: "access", 22: "pipe", 23: "select",
+    24: "sched_yield", 32: "dup", 33: "dup2", 34: "pause", 35: "nanosleep", 39: "getpid", 41: "socket",
+    42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 48: "shutdown",
+    49: "bind", 50: "listen", 56: "clone", 57: "fork", 58: "vfork", 59: "execve", 60: "exit", 61: "wait4",
+    62: "kill", 72: "fcntl", 73: "flock", 74: "fsync", 78: "getdents", 79: "getcwd", 89: "readlink",
+    96: "gettimeofday", 101: "ptrace", 128: "rt_sigtimedwait", 130: "rt_sigsuspend", 202: "futex",
+    217: "getdents64", 228: "clock_gettime", 230: "clock_nanosleep", 231: "exit_group", 232: "epoll_wait",
+    247: "waitid", 257: "openat", 262: "newfstatat", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
+    288: "accept4", 299: "recvmmsg", 307: "sendmmsg", 318: "getrandom", 332: "statx", 426: "io_uring_enter",
+    435: "clone3", 441: "epoll_pwait2",
+}
+
+
+# ------------------------------------------------------------------ markup that cannot forget to escape
+
+class Html(str):
+    """Markup that is already safe: made by `el` or `raw`, never from checkpoint data."""
+
+    __slots__ = ()
+
+
+# C0/C1 controls, line/paragraph separators, bidi overrides (a filename can reorder what a reader sees),
+# BOM and lone surrogates: shown as escapes instead of being interpreted.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def _visible(text: str) -> str:
+    text = text.replace("\t", "\\t").replace("\n", "\\n")
+    return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                          else f"\\u{ord(m.group()):04x}", text)
+
+
+def esc(value: object) -> Html:
+    if isinstance(value, Html):
+        return value
+    return Html(html.escape(_visible(str(value)), quote=True))
+
+
+def raw(markup: str) -> Html:
+    """Trusted markup written in this module (never pass checkpoint data)."""
+    return Html(markup)
+
+
+def _children(items: Iterable[Any]) -> Iterator[Html]:
+    for c in items:
+        if c is None or c is False:
+            continue
+        if isinstance(c, (list, tuple)) or (not isinstance(c, str) and isinstance(c, Iterable)):
+            yield from _children(c)
+        else:
+            yield esc(c)
+
+
+VOID = {"meta", "input", "br", "col", "img", "link"}
+
+
+def el(tag: str, *children: Any, **attrs: Any) -> Html:
+    """<tag attrs>children</tag>; `class_` for class, `data_x` for data-x; None/False attributes left out."""
+    parts = [tag]
+    for key, value in attrs.items():
+        if value is None or value is False:
+            continue
+        name = key.rstrip("_").replace("_", "-")
+        parts.append(name if value is True else f'{name}="{esc(value)}"')
+    open_tag = "<" + " ".join(parts) + ">"
+    if tag in VOID:
+        return Html(open_tag)
+    return Html(open_tag + "".join(_children(children)) + f"</{tag}>")
+
+
+def frag(*children: Any) -> Html:
+    return Html("".join(_children(children)))
+
+
+def a(target: str, *children: Any, **attrs: Any) -> Html:
+    return el("a", *children, href="#" + target, **attrs)
+
+
+# ------------------------------------------------------------------ what goes into the report
+
+@dataclass(slots=True)
+class ManifestEntry:
+    """One file read as evidence: its name (relative to the checkpoint, or `archive:member`), size, SHA-256
+    and modification time; `note` for symlinks (not followed) and unreadable files."""
+
+    name: str
+    size: int | None
+    sha256: str | None
+    mtime: float | None = None
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class Source:
+    """One checkpoint of the report: the input as given, the decoded model, its ranked findings, the files
+    it was read from, and a thread-stop symbolizer when the binaries were found."""
+
+    target: str
+    ck: Checkpoint
+    findings: list[Finding]
+    manifest: list[ManifestEntry]
+    symbolize: Symbolize | None = None
+
+
+@dataclass(slots=True)
+class Track:
+    """One value that moved between some consecutive checkpoints, read in every checkpoint."""
+
+    pid: int
+    address: int
+    kind: str
+    shown_as: str
+    name: str
+    points: list[Point]
+    trend: str | None
+
+
+@dataclass(slots=True)
+class Report:
+    sources: list[Source]
+    diffs: list[Diff] = field(default_factory=list)
+    tracks: list[Track] = field(default_factory=list)
+    command: str = ""
+    version: str = ""
+    created: str = ""
+    reveal: bool = False
+
+
+def sha256_file(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _archive_members(path: Path) -> list[ManifestEntry]:
+    """SHA-256 of every member of a (gzip, xz, bzip2 or zstd) tar archive, read as a stream."""
+    out: list[ManifestEntry] = []
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        stream: Any = fh
+        if head == b"\x28\xb5\x2f\xfd":
+            import zstandard
+            stream = zstandard.ZstdDecompressor().stream_reader(fh)
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            for member in tar:
+                name = f"{path.name}:{member.name}"
+                if not member.isfile():
+                    out.append(ManifestEntry(name, None, None, member.mtime, f"tar {member.type!r} entry"))
+                    continue
+                data = tar.extractfile(member)
+                digest = hashlib.sha256()
+                if data is not None:
+                    while chunk := data.read(1 << 20):
+                        digest.update(chunk)
+                out.append(ManifestEntry(name, member.size, digest.hexdigest(), member.mtime))
+    return out
+
+
+def _file_entry(path: Path, name: str) -> ManifestEntry:
+    try:
+        st = path.lstat()
+        if path.is_symlink():
+            return ManifestEntry(name, None, None, st.st_mtime, f"symlink to {os.readlink(path)} (not followed)")
+        return ManifestEntry(name, st.st_size, sha256_file(path), st.st_mtime)
+    except OSError as e:
+        return ManifestEntry(name, None, None, None, f"unreadable: {e.strerror}")
+
+
+def manifest(target: str | Path, ck: Checkpoint) -> list[ManifestEntry]:
+    """Every file the checkpoint was read from, hashed: the archive and its members when the input was an
+    archive; else every file of the image directory, the Docker container's config beside it, and the
+    `<name>.dump.log` CRIU's version is read from."""
+    given, root = Path(target), Path(ck.info.path)
+    archive = given if given.is_file() else root if root.is_file() else None
+    out: list[ManifestEntry] = []
+    if archive is not None:
+        out.append(_file_entry(archive, archive.name))
+        try:
+            out.extend(_archive_members(archive))
+        except (OSError, tarfile.TarError, EOFError, ImportError) as e:
+            out.append(ManifestEntry(f"{archive.name}:*", None, None, None, f"members not listed: {e}"))
+    if root.is_dir():
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            for fn in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
+                p = Path(dirpath) / fn
+                out.append(_file_entry(p, str(p.relative_to(root))))
+        extra = [root.parent / f"{root.name}.dump.log"]
+        if root.parent.name == "checkpoints":
+            extra += [root.parent.parent / "config.v2.json", root.parent.parent / "hostconfig.json"]
+        for p in extra:
+            if p.is_file():
+                out.append(_file_entry(p, os.path.relpath(p, root)))
+    return out
+
+
+class BinarySymbols:
+    """Symbols of the container's binaries, found under a directory (by their path inside the container,
+    then by file name), for one checkpoint: `name(pid, address)` labels a thread stop, `object_at` names
+    the variable a changed value sits in (a `forensics.diff.memory.Namer`). Without the symbols package,
+    or when a file cannot be read, every answer is None."""
+
+    def __init__(self, ck: Checkpoint, directory: Path) -> None:
+        self.ck = ck
+        self.directory = directory
+        self._by_pid: dict[int, Any] = {}
+
+    def resolve(self, path: str) -> Path | None:
+        inside = self.directory / path.lstrip("/")
+        if inside.is_file():
+            return inside
+        by_name = self.directory / os.path.basename(path)
+        return by_name if by_name.is_file() else None
+
+    def _symbolizer(self, pid: int) -> Any:
+        if pid not in self._by_pid:
+            proc = self.ck.process(pid)
+            try:
+                from forensics.symbols.mapping import Symbolizer
+                self._by_pid[pid] = Symbolizer(proc.vmas, self.resolve) if proc is not None else None
+            except ImportError:
+                self._by_pid[pid] = None
+        return self._by_pid[pid]
+
+    def name(self, pid: int, address: int) -> str | None:
+        s = self._symbolizer(pid)
+        if s is None:
+            return None
+        try:
+            loc = s.symbolize(address)
+        except (ForensicsError, OSError, ValueError):
+            return None
+        return str(loc) if loc.symbol else None
+
+    def object_at(self, pid: int, address: int) -> tuple[str, int, int] | None:
+        s = self._symbolizer(pid)
+        if s is None:
+            return None
+        try:
+            mod = s.module_at(address)
+            if mod is None or mod.elf is None or mod.bias is None:
+                return None
+            found = mod.elf.lookup(address - mod.bias)
+        except (ForensicsError, OSError, ValueError):
+            return None
+        if found is None or found[0].is_code:
+            return None
+        sym = found[0]
+        return sym.name, sym.value + mod.bias, sym.size
+
+    def close(self) -> None:
+        for s in self._by_pid.values():
+            if s is not None:
+                s.close()
+
+
+def _timeline_kind(v: ValueChange) -> str | None:
+    if v.type in ("u8", "u16", "u32", "u64", "str"):
+        return v.type
+    if v.type == "ptr":
+        return "u64"
+    return None
+
+
+def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool = False,
+             symbols: list[BinarySymbols | None] | None = None, command: str = "", version: str = "",
+             progress: Callable[[int], None] | None = None) -> Report:
+    """Everything the page shows: findings of each checkpoint, diffs between consecutive ones (values named
+    by the binaries' symbols when given), a timeline of every value that moved, and the evidence manifest."""
+    symbols = symbols or [None] * len(checkpoints)
+    from forensics.findings.rules import findings
+    sources = [Source(t, ck, findings(ck, reveal), manifest(t, ck), s.name if s else None)
+               for t, ck, s in zip(targets, checkpoints, symbols)]
+    report = Report(sources, command=command, version=version, reveal=reveal,
+                    created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    for i in range(len(checkpoints) - 1):
+        later = symbols[i + 1]
+        namer: Namer | None = later.object_at if later is not None else None
+        report.diffs.append(diff_checkpoints(checkpoints[i], checkpoints[i + 1], namer, progress))
+    seen: set[tuple[int, int, str]] = set()
+    for d in report.diffs:
+        for v in d.values:
+            kind = _timeline_kind(v)
+            if v.noise is not None or kind is None or (v.pid, v.address, kind) in seen:
+                continue
+            seen.add((v.pid, v.address, kind))
+            points = series(checkpoints, v.pid, v.address, kind)
+            report.tracks.append(Track(v.pid, v.address, kind, v.type, v.symbol or v.where, points,
+                                       monotonic(points)))
+    return report
+
+
+# ------------------------------------------------------------------ small formatting helpers
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if value < 1024 or unit == "EiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+def hexa(n: int | None) -> str:
+    return "?" if n is None else f"0x{n:x}"
+
+
+def fmt_time(t: float | None) -> str:
+    return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_value(v: object, kind: str) -> str:
+    if kind == "str":
+        return '"' + str(v) + '"' if isinstance(v, str) else str(v)
+    if kind == "ptr" and isinstance(v, int):
+        return hexa(v)
+    if kind in ("bytes", "page") and isinstance(v, str) and len(v) > 96:
+        return v[:96] + "…"
+    return str(v)
+
+
+def syscall_name(thread: Thread) -> str:
+    if thread.syscall is None:
+        return "-"
+    arch = thread.registers.arch if thread.registers else "x86_64"
+    name = X86_64_SYSCALLS.get(thread.syscall) if arch == "x86_64" else None
+    return f"{thread.syscall} ({name})" if name else str(thread.syscall)
+
+
+def is_secret(name: str, value: str) -> bool:
+    return bool(SECRET_NAME.search(name) or SECRET_VALUE.match(value))
+
+
+def shorten(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class Ids:
+    """Anchors of one checkpoint's things; the prefix keeps checkpoints apart in one page."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.p = prefix
+
+    def __call__(self, name: str) -> str:
+        return self.p + name
+
+    def pid(self, pid: int) -> str:
+        return f"{self.p}pid-{pid}"
+
+    def fd(self, pid: int, fd: int) -> str:
+        return f"{self.p}pid-{pid}-fd-{fd}"
+
+    def socket(self, pid: int, fd: int) -> str:
+        return f"{self.p}pid-{pid}-socket-{fd}"
+
+    def tid(self, pid: int, tid: int) -> str:
+        return f"{self.p}pid-{pid}-tid-{tid}"
+
+    def vma(self, pid: int, start: int) -> str:
+        return f"{self.p}pid-{pid}-vma-{start:x}"
+
+    def env(self, pid: int, index: int) -> str:
+        return f"{self.p}pid-{pid}-env-{index}"
+
+    def mount(self, mnt_id: int) -> str:
+        return f"{self.p}mount-{mnt_id}"
+
+
+def table(tid: str, headers: list[str], rows: Iterable[tuple[str | None, list[Any]]], *, filter_: bool = True,
+          num: Iterable[int] = (), mono: Iterable[int] = (), wrap: Iterable[int] = (), label: str = "rows") -> Html:
+    """A table with a filter box above it that narrows the rows as one types. `rows` are (row id, cells)."""
+    num, mono, wrap = set(num), set(mono), set(wrap)
+    body = []
+    for rid, cells in rows:
+        tds = []
+        for i, c in enumerate(cells):
+            cls = " ".join(x for x, on in (("num", i in num), ("mono", i in mono), ("wrap", i in wrap)) if on)
+            tds.append(el("td", c, class_=cls or None))
+        body.append(el("tr", tds, id=rid))
+    head = el("thead", el("tr", [el("th", h) for h in headers]))
+    bar = None
+    if filter_:
+        bar = el("div", el("input", type="search", class_="filter", data_table=tid, placeholder=f"Filter {label}…",
+                           aria_label=f"Filter {label}", autocomplete="off"),
+                 el("span", f"{len(body)} rows", class_="count", id=f"{tid}-count"), class_="filterbar")
+    return frag(bar, el("div", el("table", head, el("tbody", body), id=tid, class_="grid"), class_="tablewrap"))
+
+
+def kv(rows: Iterable[tuple[str, Any]]) -> Html:
+    return el("table", el("tbody", [el("tr", el("th", k), el("td", v)) for k, v in rows if v is not None]),
+              class_="kv")
+
+
+# ------------------------------------------------------------------ pictures (inline SVG)
+
+def page_bins(ck: Checkpoint, pid: int, vma: Vma, bins: int) -> list[tuple[int, int, int, int]]:
+    """(dumped, parent, lazy, pages) for `bins` equal slices of a mapping, from its page store."""
+    space = ck.memory.get(pid)
+    pages = max(vma.size // PAGE, 1)
+    bins = max(1, min(bins, pages))
+    store, base = None, vma.start
+    if space is not None:
+        store = space.store
+        link = space.shared_of.get(vma.start)
+        if link is not None:
+            store, base = space.shared.get(link[0]), link[1]
+    out = []
+    for i in range(bins):
+        lo, hi = pages * i // bins, pages * (i + 1) // bins
+        if store is None:
+            out.append((0, 0, 0, hi - lo))
+            continue
+        d, p, z = store.dumped_pages(base + lo * PAGE, base + hi * PAGE)
+        out.append((d, p, z, hi - lo))
+    return out
+
+
+def _svg(width: int, height: int, *children: Any, label: str) -> Html:
+    return el("svg", el("title", label), *children, xmlns="http://www.w3.org/2000/svg", width=width, height=height,
+              viewBox=f"0 0 {width} {height}", role="img", aria_label=label)
+
+
+def _rect(x: float, y: float, w: float, h: float, cls: str, opacity: float | None = None) -> Html:
+    return el("rect", x=f"{x:.1f}", y=f"{y:.1f}", width=f"{max(w, 0.6):.1f}", height=f"{h:.1f}", class_=cls,
+              fill_opacity=f"{opacity:.2f}" if opacity is not None and opacity < 0.995 else None)
+
+
+def _runs(cells: list[tuple[str, float]]) -> list[tuple[int, int, str, float]]:
+    """Consecutive equal cells merged: (first, count, class, opacity)."""
+    out: list[tuple[int, int, str, float]] = []
+    for i, (cls, op) in enumerate(cells):
+        if out and out[-1][2] == cls and abs(out[-1][3] - op) < 0.05:
+            out[-1] = (out[-1][0], out[-1][1] + 1, cls, op)
+        else:
+            out.append((i, 1, cls, op))
+    return out
+
+
+BAR_X, BAR_W, ROW_H = 360, 480, 16
+
+
+def _bar_width(pages: int, most: int) -> float:
+    # Log scale: a 1-page vDSO and a 1 GiB heap are both visible.
+    return max(10.0, BAR_W * (math.log2(pages) + 1) / (math.log2(max(most, 2)) + 1))
+
+
+def memory_map_svg(ck: Checkpoint, proc: Process, ids: Ids) -> Html:
+    """One row per mapping in address order, its pages as cells: dumped, in a parent checkpoint, on a
+    lazy-pages server, or not in the checkpoint at all; unmapped gaps drawn between rows."""
+    vmas = sorted((v for v in proc.vmas if v.kind != "guard"), key=lambda v: v.start)
+    if not vmas:
+        return el("p", "No memory mappings.", class_="note")
+    most = max(v.size // PAGE for v in vmas)
+    rows: list[Html] = []
+    y = 4
+    prev_end = None
+    for v in vmas:
+        if prev_end is not None and v.start > prev_end:
+            rows.append(el("line", x1=BAR_X, x2=BAR_X + 60, y1=y + 4, y2=y + 4, class_="gap"))
+            rows.append(el("text", f"unmapped {human_size(v.start - prev_end)}", x=BAR_X + 66, y=y + 8,
+                           class_="muted"))
+            y += 12
+        prev_end = max(prev_end or 0, v.end)
+        pages = max(v.size // PAGE, 1)
+        width = _bar_width(pages, most)
+        nbins = max(1, min(pages, int(width // 3)))
+        cells = []
+        for d, p, z, n in page_bins(ck, proc.pid, v, nbins):
+            have = d + p + z
+            if have == 0:
+                cells.append(("pg-none", 1.0))
+            else:
+                cls = "pg-dumped" if d >= max(p, z) else "pg-parent" if p >= z else "pg-lazy"
+                cells.append((cls, 0.3 + 0.7 * have / n))
+        cw = width / len(cells)
+        shapes = [_rect(BAR_X, y, width, ROW_H - 4, "bar-bg")]
+        for first, count, cls, op in _runs(cells):
+            shapes.append(_rect(BAR_X + first * cw, y, count * cw, ROW_H - 4, cls, op))
+        text = f"{v.start:012x} {v.prot_str}{'s' if v.shared else 'p'} {shorten(v.label or v.kind, 34)}"
+        tip = (f"{v.start:x}-{v.end:x} {v.prot_str} {v.kind} {v.label}: {v.dumped_pages} of {pages} pages dumped"
+               + (f", {v.parent_pages} in parent" if v.parent_pages else "")
+               + (f", {v.lazy_pages} lazy" if v.lazy_pages else ""))
+        rows.append(el("a", el("title", tip), el("text", text, x=4, y=y + 10), shapes,
+                       el("text", f"{v.dumped_pages}/{pages}", x=BAR_X + width + 6, y=y + 10, class_="muted"),
+                       href="#" + ids.vma(proc.pid, v.start)))
+        y += ROW_H
+    legend = el("div", el("span", "dumped", class_="sw-dumped"), el("span", "in parent checkpoint", class_="sw-parent"),
+                el("span", "lazy (not in image)", class_="sw-lazy"),
+                el("span", "not in checkpoint (never touched, zero, or clean file page)", class_="sw-none"),
+                el("span", "bar length: log scale of the mapping's size", class_=None), class_="legend")
+    return frag(legend, _svg(BAR_X + BAR_W + 70, y + 4, rows, label=f"memory map of pid {proc.pid}"))
+
+
+def changed_pages_svg(changes: list[VmaMemoryChange], pid_link: Callable[[int, int], str]) -> Html:
+    """One row per mapping with changed pages: where in the mapping they are."""
+    if not changes:
+        return Html("")
+    most = max(m.vma.size // PAGE for m in changes)
+    rows: list[Html] = []
+    y = 4
+    for m in changes:
+        v = m.vma
+        pages = max(v.size // PAGE, 1)
+        width = _bar_width(pages, most)
+        nbins = max(1, min(pages, int(width // 3)))
+        hits = [0] * nbins
+        for addr in m.changed_pages:
+            i = (addr - v.start) // PAGE * nbins // pages
+            if 0 <= i < nbins:
+                hits[i] += 1
+        cells = []
+        for i, h in enumerate(hits):
+            span = pages * (i + 1) // nbins - pages * i // nbins or 1
+            cells.append(("pg-changed", 0.35 + 0.65 * min(h / span, 1)) if h else ("pg-same", 1.0))
+        cw = width / nbins
+        shapes = [_rect(BAR_X, y, width, ROW_H - 4, "bar-bg")]
+        for first, count, cls, op in _runs(cells):
+            shapes.append(_rect(BAR_X + first * cw, y, count * cw, ROW_H - 4, cls, op))
+        text = f"pid {m.pid} {v.start:012x} {shorten(v.label or v.kind, 30)}"
+        tip = f"{v.start:x}-{v.end:x} {v.label or v.kind}: {m.changed} changed, {m.appeared} appeared, " \
+              f"{m.vanished} vanished of {pages} pages"
+        rows.append(el("a", el("title", tip), el("text", text, x=4, y=y + 10), shapes,
+                       el("text", f"{m.changed}/{pages}", x=BAR_X + width + 6, y=y + 10, class_="muted"),
+                       href="#" + pid_link(m.pid, v.start)))
+        y += ROW_H
+    legend = el("div", el("span", "changed pages", class_="sw-changed"), el("span", "unchanged or not dumped",
+                class_="sw-none"), class_="legend")
+    return frag(legend, _svg(BAR_X + BAR_W + 70, y + 4, rows, label="changed pages per mapping"))
+
+
+def line_plot_svg(track: Track, labels: list[str]) -> Html:
+    """The value in every checkpoint as a line; hollow red dots where it could not be read."""
+    w, h, left, right, top, bottom = 380, 150, 70, 14, 12, 34
+    nums = [p.value if isinstance(p.value, (int, float)) else None for p in track.points]
+    real = [n for n in nums if n is not None]
+    lo, hi = (min(real), max(real)) if real else (0, 1)
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    n = len(nums)
+
+    def x(i: int) -> float:
+        return left + (w - left - right) * (i / (n - 1) if n > 1 else 0.5)
+
+    def y(value: float) -> float:
+        return top + (h - top - bottom) * (1 - (value - lo) / (hi - lo))
+
+    parts: list[Html] = [el("line", x1=left, x2=w - right, y1=h - bottom, y2=h - bottom, class_="axis"),
+                         el("line", x1=left, x2=left, y1=top, y2=h - bottom, class_="axis")]
+    for value in (lo, hi):
+        parts.append(el("line", x1=left, x2=w - right, y1=f"{y(value):.1f}", y2=f"{y(value):.1f}", class_="grid"))
+        parts.append(el("text", shorten(str(value), 10), x=left - 6, y=f"{y(value) + 4:.1f}", text_anchor="end",
+                        class_="muted"))
+    segment: list[str] = []
+    for i, v in enumerate(nums):
+        if v is None:
+            if len(segment) > 1:
+                parts.append(el("polyline", points=" ".join(segment), class_="line"))
+            segment = []
+            continue
+        segment.append(f"{x(i):.1f},{y(v):.1f}")
+    if len(segment) > 1:
+        parts.append(el("polyline", points=" ".join(segment), class_="line"))
+    for i, (p, v) in enumerate(zip(track.points, nums)):
+        cy = y(v) if v is not None else h - bottom
+        tip = f"{labels[i]}: {v}" if v is not None else f"{labels[i]}: not readable ({p.missing or p.value})"
+        parts.append(el("circle", el("title", tip), cx=f"{x(i):.1f}", cy=f"{cy:.1f}", r=4,
+                        class_="dot" if v is not None else "dot missing"))
+        parts.append(el("text", str(i + 1), x=f"{x(i):.1f}", y=h - bottom + 16, text_anchor="middle",
+                        class_="muted"))
+    parts.append(el("text", "checkpoint", x=(left + w - right) / 2, y=h - 4, text_anchor="middle", class_="muted"))
+    return _svg(w, h, parts, label=f"{track.name} at {hexa(track.address)} across checkpoints")
+
+
+# ------------------------------------------------------------------ sections
+
+def ck_title(src: Source, k: int | None) -> str:
+    info = src.ck.info
+    name = info.checkpoint_name or Path(info.path).name or src.target
+    return f"Checkpoint {k}: {name}" if k is not None else f"Checkpoint {name}"
+
+
+def _newest_mtime(src: Source) -> float | None:
+    times = [e.mtime for e in src.manifest if e.mtime is not None]
+    return max(times) if times else None
+
+
+def overview(report: Report) -> Html:
+    srcs = report.sources
+    multi = len(srcs) > 1
+
+    def row(label: str, fn: Callable[[Source], Any]) -> Html:
+        return el("tr", el("th", label), [el("td", fn(s)) for s in srcs])
+
+    def container(s: Source) -> Any:
+        i = s.ck.info
+        if not (i.container_name or i.container_id):
+            return el("span", "not recorded in this layout", class_="note")
+        return frag(i.container_name or "", " ", el("code", (i.container_id or "")[:12]) if i.container_id else None)
+
+    def taken(s: Source) -> Any:
+        if s.ck.info.checkpoint_time:
+            return s.ck.info.checkpoint_time
+        return frag("not recorded; ", el("span", f"image files last written {fmt_time(_newest_mtime(s))}",
+                                            class_="note"))
+
+    def state(s: Source) -> Any:
+        if s.ck.partial:
+            return el("span", f"PARTIAL: {len(s.ck.errors)} errors", class_="tag bad")
+        return el("span", "complete", class_="tag good")
+
+    def images(s: Source) -> str:
+        kinds: dict[str, int] = {}
+        for img in s.ck.info.images:
+            kinds[img.kind] = kinds.get(img.kind, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+
+    rows = [
+        row("input", lambda s: el("code", s.target)),
+        *([row("read from", lambda s: el("code", s.ck.info.path))]
+          if any(s.ck.info.path != s.target for s in srcs) else []),
+        row("state", state),
+        row("container", container),
+        row("image", lambda s: s.ck.info.image or "-"),
+        row("engine / layout", lambda s: f"{s.ck.info.engine or 'unknown engine'} / {s.ck.info.layout}"),
+        row("taken", taken),
+        row("CRIU", lambda s: f"{s.ck.info.criu_version or '?'} ({s.ck.info.criu_version_source or 'unknown'})"
+            + (f", image format v{s.ck.info.img_version}" if s.ck.info.img_version else "")),
+        row("hostname", lambda s: s.ck.hostname or "-"),
+        row("size", lambda s: f"{human_size(s.ck.info.total_size)} in {len(s.ck.info.images)} files, "
+            f"{human_size(s.ck.info.pages_size)} of memory pages"),
+        row("images", images),
+        row("processes", lambda s: f"{len(s.ck.processes)} ({sum(len(p.threads) for p in s.ck.processes)} threads)"),
+        row("findings", lambda s: str(len(s.findings))),
+        row("parent", lambda s: s.ck.info.parent or "-"),
+    ]
+    head = el("thead", el("tr", el("th", ""), [el("th", a(f"ck{k}" if multi else "findings", ck_title(s, k if multi else None)))
+                                               for k, s in enumerate(srcs, 1)]))
+    return el("section", el("h2", "Overview"),
+              el("div", el("table", head, el("tbody", rows), class_="grid overview"), class_="tablewrap"),
+              kv([("report made by", f"forensics {report.version}"), ("command", el("code", report.command)),
+                  ("made at", report.created),
+                  ("secrets", "shown (--reveal)" if report.reveal else "masked (run with --reveal to show them)"),
+                  ("evidence", a("manifest", "SHA-256 of every file read"))]),
+              id="overview")
+
+
+def problems_banner(report: Report) -> Html:
+    broken = [(k, s) for k, s in enumerate(report.sources, 1) if s.ck.partial]
+    if not broken:
+        return Html("")
+    multi = len(report.sources) > 1
+    items = []
+    for k, s in broken:
+        for e in s.ck.errors[:50]:
+            items.append(el("li", (f"checkpoint {k}: " if multi else ""), el("code", e)))
+        if len(s.ck.errors) > 50:
+            items.append(el("li", f"… and {len(s.ck.errors) - 50} more"))
+    return el("div", el("strong", "Partial result: "),
+              "parts of the evidence could not be read; what is shown was decoded before the damage, "
+              "and anything missing below may be missing because of these errors.", el("ul", items),
+              class_="banner", id="errors", role="alert")
+
+
+def evidence_link(ev: Evidence, ck: Checkpoint, ids: Ids) -> Html:
+    if ev.pid is None:
+        return esc(ev.note or "")
+    proc = ck.process(ev.pid)
+    if ev.fd is not None:
+        return a(ids.fd(ev.pid, ev.fd), f"pid {ev.pid} fd {ev.fd}")
+    if ev.address is not None and proc is not None:
+        vma = next((v for v in proc.vmas if v.kind != "guard" and v.start <= ev.address < v.end), None)
+        if vma is not None:
+            return a(ids.vma(ev.pid, vma.start), f"pid {ev.pid} {hexa(ev.address)}")
+    if ev.note is not None and proc is not None and proc.env and ev.note in proc.env:
+        return a(ids.env(ev.pid, list(proc.env).index(ev.note)), f"pid {ev.pid} ${ev.note}")
+    return a(ids.pid(ev.pid), f"pid {ev.pid}")
+
+
+def findings_section(src: Source, ids: Ids) -> Html:
+    if not src.findings:
+        items: Html = el("p", "No finding.", class_="note")
+    else:
+        lis = []
+        for x in src.findings:
+            level = "s-high" if x.score >= 70 else "s-mid" if x.score >= 45 else "s-low"
+            links = [evidence_link(ev, src.ck, ids) for ev in x.evidence]
+            lis.append(el("li", el("span", str(x.score), class_=f"score {level}", title=f"score {x.score}"),
+                          el("div", el("div", el("span", x.title, class_="title"), " ", el("span", x.rule, class_="tag")),
+                             el("div", x.detail, class_="detail"),
+                             el("div", "evidence: ", [frag(l, " ") for l in links], class_="ev") if links else None)))
+        items = el("ol", lis, class_="findings")
+    return el("section", el("h3", "Findings"), el("p", "What to look at first, highest score first.", class_="note"),
+              items, id=ids("findings"))
+
+
+def process_tree(ck: Checkpoint, ids: Ids) -> Html:
+    by_pid = {p.pid: p for p in ck.processes}
+    roots = [p for p in ck.processes if p.ppid not in by_pid or p.ppid == p.pid]
+    placed: set[int] = set()
+
+    def node(p: Process) -> Html:
+        placed.add(p.pid)
+        kids = [by_pid[c] for c in p.children if c in by_pid and c not in placed]
+        label = frag(a(ids.pid(p.pid), str(p.pid)), " ", el("span", p.comm, class_="comm"),
+                     el("span", f"({p.state})", class_="tag bad") if p.state != "alive" else None,
+                     el("span", f"{len(p.threads)} threads", class_="tag") if len(p.threads) > 1 else None,
+                     el("span", shorten(" ".join(p.argv), 120) if p.argv else f"[{p.comm}]", class_="argv"))
+        if not kids:
+            return el("li", el("div", label, class_="leaf"))
+        descendants = _count_descendants(p, by_pid)
+        return el("li", el("details", el("summary", label, " ",
+                                         el("span", f"{descendants} below", class_="tag")),
+                           el("ul", [node(k) for k in kids]), class_="node"))
+
+    items = [node(p) for p in roots]
+    items += [node(p) for p in ck.processes if p.pid not in placed]
+    tid = ids("tree")
+    return el("section", el("h3", "Process tree"),
+              el("div", el("button", "Expand all", type="button", data_tree=tid, data_action="expand"), " ",
+                 el("button", "Collapse all", type="button", data_tree=tid, data_action="collapse"),
+                 class_="tree-tools"),
+              el("ul", items, class_="tree", id=tid), id=ids("process-tree"))
+
+
+def _count_descendants(p: Process, by_pid: dict[int, Process]) -> int:
+    seen, stack = set(), list(p.children)
+    while stack:
+        c = stack.pop()
+        if c in seen or c not in by_pid:
+            continue
+        seen.add(c)
+        stack.extend(by_pid[c].children)
+    return len(seen)
+
+
+def process_index(ck: Checkpoint, ids: Ids) -> Html:
+    rows = []
+    for p in ck.processes:
+        c = p.creds
+        rows.append((None, [a(ids.pid(p.pid), str(p.pid)),
+                            a(ids.pid(p.ppid), str(p.ppid)) if ck.process(p.ppid) else str(p.ppid),
+                            p.comm, p.state, str(c.uids[1]) if c else "?", str(len(p.threads)), str(len(p.fds)),
+                            str(len(p.vmas)), shorten(" ".join(p.argv or []), 160)]))
+    return el("section", el("h3", "Processes"),
+              table(ids("processes-table"), ["PID", "PPID", "COMM", "STATE", "EUID", "THREADS", "FDS", "VMAS", "ARGV"],
+                    rows, num=(0, 1, 5, 6, 7), wrap=(8,), mono=(8,), label="processes"),
+              id=ids("processes"))
+
+
+def _creds_rows(p: Process) -> list[tuple[str, Any]]:
+    c = p.creds
+    if c is None:
+        return [("credentials", "not saved")]
+    eff = capability_names(c.cap_eff)
+    return [("uid (real, eff, saved, fs)", " ".join(map(str, c.uids))),
+            ("gid (real, eff, saved, fs)", " ".join(map(str, c.gids))),
+            ("groups", " ".join(map(str, c.groups)) or "-"),
+            ("effective capabilities", ", ".join(eff) or "none"),
+            ("bounding capabilities", ", ".join(capability_names(c.cap_bnd)) or "none"),
+            ("no_new_privs", str(c.no_new_privs)), ("LSM profile", c.lsm_profile or "-")]
+
+
+def _fd_detail(fd: f.Fd) -> str:
+    obj = fd.file
+    if isinstance(obj, f.RegularFile):
+        return f"pos {obj.pos}" + (f", size {obj.size}" if obj.size is not None else "")
+    if isinstance(obj, (f.Pipe, f.Fifo, f.UnixSocket, f.InetSocket)) and obj.queued_bytes:
+        return f"{obj.queued_bytes} bytes queued"
+    if isinstance(obj, f.EventFd):
+        return f"count {obj.count}"
+    if isinstance(obj, f.TimerFd):
+        return f"{obj.clock} ticks {obj.ticks}, every {obj.interval_ns} ns"
+    if isinstance(obj, f.SignalFd):
+        return "signals " + ", ".join(signal_names(obj.sigmask))
+    if isinstance(obj, f.Inotify):
+        return "; ".join(f"watch {w.path or w.ino}" for w in obj.watches)
+    if isinstance(obj, f.Memfd):
+        return f"size {obj.size}"
+    if isinstance(obj, f.OtherFile):
+        return ", ".join(f"{k}={v}" for k, v in obj.fields.items())
+    return ""
+
+
+def _socket_anchors(ck: Checkpoint, ids: Ids) -> dict[int, str]:
+    """Socket inode -> the first place it is open, so a unix socket's peer can be a link."""
+    out: dict[int, str] = {}
+    for p in ck.processes:
+        for fd in p.fds:
+            if isinstance(fd.file, (f.UnixSocket, f.InetSocket)):
+                out.setdefault(fd.file.ino, ids.socket(p.pid, fd.fd))
+    return out
+
+
+def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at: dict[int, str]) -> Html:
+    ck = src.ck
+    parent = ck.process(p.ppid)
+    facts = kv([
+        ("parent", a(ids.pid(p.ppid), f"{p.ppid} {parent.comm}") if parent else str(p.ppid)),
+        ("children", frag([frag(a(ids.pid(c), str(c)), " ") for c in p.children]) if p.children else "-"),
+        ("state", p.state + (f", exit code {p.exit_code}" if p.exit_code is not None else "")),
+        ("pgid / sid", f"{p.pgid} / {p.sid}"),
+        ("executable", el("code", p.exe) if p.exe else "-"),
+        ("cwd", el("code", p.cwd) if p.cwd else "-"), ("root", el("code", p.root) if p.root else "-"),
+        ("umask", f"{p.umask:04o}" if p.umask is not None else "-"),
+        ("seccomp", p.seccomp_mode),
+        *_creds_rows(p),
+        ("namespaces", ", ".join(f"{k}:{v}" for k, v in sorted(p.namespaces.items())) or "-"),
+        ("cgroup set", a(ids("cgroups"), str(p.cgroup_set)) if p.cgroup_set is not None else "-"),
+    ])
+    argv = el("ol", [el("li", x) for x in p.argv], class_="argv", start=0) if p.argv else \
+        el("p", "argv not readable (see warnings)", class_="note")
+    parts: list[Any] = [el("h3", f"pid {p.pid} — {p.comm}"), facts, el("h4", "argv"), argv]
+
+    # threads
+    rows = []
+    for t in p.threads:
+        ip = t.registers.ip if t.registers else None
+        sp = t.registers.sp if t.registers else None
+        where = src.symbolize(p.pid, ip) if (src.symbolize and ip is not None) else None
+        regs = None
+        if t.registers is not None:
+            regs = el("details", el("summary", "registers"),
+                      el("code", "  ".join(f"{k}={v:#x}" for k, v in t.registers.gp.items())), class_="regs")
+        rows.append((ids.tid(p.pid, t.tid), [str(t.tid), t.comm or "", syscall_name(t), hexa(ip),
+                                             where or el("span", "-", class_="note"), hexa(sp),
+                                             ", ".join(signal_names(t.blocked_signals)) or "-", regs]))
+    parts += [el("h4", "Threads"),
+              table(ids(f"pid-{p.pid}-threads"), ["TID", "COMM", "SYSCALL", "IP", "SYMBOL", "SP", "BLOCKED", ""],
+                    rows, filter_=len(rows) > 8, num=(0,), mono=(3, 4, 5), label="threads")]
+
+    # file descriptors
+    rows = []
+    for fd in p.fds:
+        obj = fd.file
+        target: Any = obj.describe() if obj else f"missing file id {fd.missing_file_id}"
+        if isinstance(obj, (f.UnixSocket, f.InetSocket)):
+            target = a(ids.socket(p.pid, fd.fd), target)
+        rows.append((ids.fd(p.pid, fd.fd), [str(fd.fd), fd.type, target, _fd_detail(fd),
+                                           "cloexec" if fd.cloexec else ""]))
+    parts += [el("h4", "File descriptors"),
+              table(ids(f"pid-{p.pid}-fds"), ["FD", "TYPE", "TARGET", "DETAIL", "FLAGS"], rows,
+                    num=(0,), wrap=(2, 3), mono=(2,), label="file descriptors")]
+
+    # sockets
+    rows = []
+    for fd in p.fds:
+        s = fd.file
+        fd_link = a(ids.fd(p.pid, fd.fd), str(fd.fd))
+        if isinstance(s, f.InetSocket):
+            rows.append((ids.socket(p.pid, fd.fd), [fd_link, s.family, s.proto, s.state, s.local,
+                                                   s.peer if s.state != "LISTEN" else "",
+                                                   str(s.queued_bytes), str(s.ino)]))
+        elif isinstance(s, f.UnixSocket):
+            peer: Any = s.peer_name or (str(s.peer_ino) if s.peer_ino else "")
+            if s.peer_ino in sockets_at:
+                peer = a(sockets_at[s.peer_ino], peer)
+            rows.append((ids.socket(p.pid, fd.fd), [fd_link, "unix", s.sock_type, s.state, s.name or "(unnamed)",
+                                                   peer, str(s.queued_bytes), str(s.ino)]))
+        elif isinstance(s, (f.NetlinkSocket, f.PacketSocket)):
+            rows.append((ids.socket(p.pid, fd.fd), [fd_link, s.type, "", "", "", "", "", str(s.ino)]))
+    if rows:
+        parts += [el("h4", "Sockets"),
+                  table(ids(f"pid-{p.pid}-sockets"), ["FD", "FAMILY", "TYPE", "STATE", "LOCAL", "PEER", "QUEUED",
+                                                      "INODE"], rows, num=(0, 6, 7), mono=(4, 5), wrap=(4, 5),
+                        label="sockets")]
+
+    # memory
+    rows = []
+    for v in p.vmas:
+        pages = v.size // PAGE
+        rows.append((ids.vma(p.pid, v.start) if v.kind != "guard" else None,
+                     [f"{v.start:x}", f"{v.end:x}", human_size(v.size), v.prot_str + ("s" if v.shared else "p"),
+                      v.kind, f"{v.dumped_pages}/{pages}", v.label]))
+    parts += [el("h4", "Memory map"), memory_map_svg(ck, p, ids),
+              table(ids(f"pid-{p.pid}-vmas"), ["START", "END", "SIZE", "PROT", "KIND", "DUMPED", "PATH"], rows,
+                    mono=(0, 1, 3, 6), num=(2, 5), wrap=(6,), label="mappings")]
+
+    # environment
+    if p.env is not None:
+        rows = []
+        for i, (k, value) in enumerate(p.env.items()):
+            shown: Any = value
+            if not reveal and is_secret(k, value):
+                shown = el("span", mask(value), class_="masked", title="masked: run with --reveal to show it")
+            rows.append((ids.env(p.pid, i), [k, shown]))
+        parts += [el("h4", "Environment"),
+                  table(ids(f"pid-{p.pid}-env"), ["NAME", "VALUE"], rows, mono=(0, 1), wrap=(1,), label="variables")]
+    else:
+        parts += [el("h4", "Environment"), el("p", "not readable (see warnings)", class_="note")]
+
+    handlers = [s for s in p.sigactions if s.handler != 0]
+    if handlers or p.rlimits:
+        more = []
+        if handlers:
+            more.append(table(ids(f"pid-{p.pid}-signals"), ["SIGNAL", "DISPOSITION", "HANDLER", "FLAGS"],
+                              [(None, [str(s.signo), s.disposition, hexa(s.handler), hexa(s.flags)]) for s in handlers],
+                              filter_=False, mono=(2, 3)))
+        if p.rlimits:
+            more.append(table(ids(f"pid-{p.pid}-rlimits"), ["LIMIT", "SOFT", "HARD"],
+                              [(None, [k, str(s), str(h)]) for k, (s, h) in p.rlimits.items()], filter_=False,
+                              num=(1, 2)))
+        parts.append(el("details", el("summary", "signal handlers and resource limits"), more, class_="more"))
+    return el("section", parts, class_="process", id=ids.pid(p.pid))
+
+
+def mounts_section(ck: Checkpoint, ids: Ids) -> Html:
+    known = {m.mnt_id for m in ck.mounts}
+    rows = [(ids.mount(m.mnt_id), [str(m.mnt_id), a(ids.mount(m.parent_mnt_id), str(m.parent_mnt_id))
+                                   if m.parent_mnt_id in known else str(m.parent_mnt_id),
+                                   m.mountpoint, m.fstype, m.source, m.root, m.options, m.propagation,
+                                   str(m.external) if m.external else ""]) for m in ck.mounts]
+    return el("section", el("h3", "Mounts"),
+              table(ids("mounts-table"), ["ID", "PARENT", "MOUNTPOINT", "FSTYPE", "SOURCE", "ROOT", "OPTIONS",
+                                          "PROPAGATION", "EXTERNAL"], rows, num=(0, 1), mono=(2, 4, 5),
+                    wrap=(2, 4, 5, 6), label="mounts"), id=ids("mounts"))
+
+
+def namespaces_section(ck: Checkpoint, ids: Ids) -> Html:
+    rows = [(None, [n.kind, str(n.ns_id), frag([frag(a(ids.pid(p), str(p)), " ") for p in n.pids])])
+            for n in ck.namespaces]
+    facts = kv([("hostname", ck.hostname or "-"), ("domainname", ck.domainname or "-")])
+    return el("section", el("h3", "Namespaces"), facts,
+              table(ids("namespaces-table"), ["KIND", "ID", "PROCESSES"], rows, num=(1,), label="namespaces"),
+              id=ids("namespaces"))
+
+
+def cgroups_section(ck: Checkpoint, ids: Ids) -> Html:
+    rows = []
+    for cg in ck.cgroups:
+        users = [p.pid for p in ck.processes if p.cgroup_set == cg.id]
+        for ctl, path in sorted(cg.controllers.items()):
+            rows.append((None, [str(cg.id), ctl or "(v2 unified)", path,
+                                frag([frag(a(ids.pid(u), str(u)), " ") for u in users])]))
+    return el("section", el("h3", "Cgroups"),
+              table(ids("cgroups-table"), ["SET", "CONTROLLER", "PATH", "PROCESSES"], rows, num=(0,), mono=(2,),
+                    wrap=(2,), label="cgroups"), id=ids("cgroups"))
+
+
+def files_section(ck: Checkpoint, ids: Ids) -> Html:
+    parts: list[Any] = []
+    if ck.tmpfs:
+        rows = [(None, [t.image, t.mountpoint or "?", m.name, m.type, str(m.size), fmt_time(m.mtime)])
+                for t in ck.tmpfs for m in t.members]
+        parts += [el("h4", "tmpfs contents CRIU archived"),
+                  table(ids("tmpfs-table"), ["ARCHIVE", "MOUNTED AT", "MEMBER", "TYPE", "SIZE", "MTIME"], rows,
+                        mono=(2,), num=(4,), wrap=(2,), label="files")]
+    if ck.stdio:
+        parts += [el("h4", "Standard streams (descriptors.json)"),
+                  el("ol", [el("li", el("code", s)) for s in ck.stdio], start=0)]
+    if not parts:
+        return Html("")
+    return el("section", el("h3", "Saved files"), parts, id=ids("files"))
+
+
+def warnings_section(ck: Checkpoint, ids: Ids) -> Html:
+    if not ck.warnings and not ck.errors:
+        return Html("")
+    parts: list[Any] = [el("h3", "Problems with the evidence")]
+    if ck.errors:
+        parts.append(el("div", el("strong", f"{len(ck.errors)} errors (decoding stopped there):"),
+                        el("ul", [el("li", el("code", e)) for e in ck.errors]), class_="banner"))
+    if ck.warnings:
+        parts.append(el("div", el("strong", f"{len(ck.warnings)} warnings:"),
+                        el("ul", [el("li", el("code", w)) for w in ck.warnings]), class_="warnbox"))
+    return el("section", parts, id=ids("problems"))
+
+
+def checkpoint_block(src: Source, ids: Ids, reveal: bool) -> list[Html]:
+    ck = src.ck
+    sockets_at = _socket_anchors(ck, ids)
+    return [warnings_section(ck, ids), findings_section(src, ids), process_tree(ck, ids), process_index(ck, ids),
+            *[process_section(src, p, ids, reveal, sockets_at) for p in ck.processes],
+            mounts_section(ck, ids), namespaces_section(ck, ids), cgroups_section(ck, ids), files_section(ck, ids)]
+
+
+# ------------------------------------------------------------------ changes and timeline
+
+def _change_value(value: Any, reveal: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        items = [(k, v if reveal or not is_secret(k, str(v)) else mask(str(v))) for k, v in value.items()]
+        return ", ".join(f"{k}={v}" for k, v in items)
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def _env_change(old: dict | None, new: dict | None, reveal: bool) -> tuple[str, str]:
+    """Only the variables that differ, with secret-looking values masked."""
+    old, new = old or {}, new or {}
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+    def show(env: dict, k: str) -> str:
+        if k not in env:
+            return f"{k} (unset)"
+        v = env[k]
+        return f"{k}={v if reveal or not is_secret(k, v) else mask(v)}"
+
+    return "; ".join(show(old, k) for k in keys), "; ".join(show(new, k) for k in keys)
+
+
+def diff_section(report: Report, k: int, d: Diff) -> Html:
+    """Changes from checkpoint k to k+1: values that moved, model changes, changed pages."""
+    multi = len(report.sources) > 1
+    ids_b = Ids(f"ck{k + 1}-" if multi else "")
+    did = f"diff-{k}"
+    shown = [v for v in d.values if v.noise is None]
+    noise = [v for v in d.values if v.noise is not None]
+
+    def value_rows(values: list[ValueChange], prefix: str) -> list[tuple[str | None, list[Any]]]:
+        rows = []
+        for v in values:
+            change: Any = ""
+            if v.grew is True:
+                change = el("span", f"grew by {v.new - v.old}", class_="grew")  # type: ignore[operator]
+            elif v.grew is False:
+                change = el("span", f"shrank by {v.old - v.new}", class_="shrank")  # type: ignore[operator]
+            if v.noise:
+                change = frag(change, " ", el("span", f"noise: {v.noise}", class_="tag"))
+            rows.append((f"{prefix}-{v.pid}-{v.address:x}",
+                         [a(ids_b.pid(v.pid), str(v.pid)), hexa(v.address), v.symbol or v.where, v.type,
+                          fmt_value(v.old, v.type), fmt_value(v.new, v.type), change]))
+        return rows
+
+    headers = ["PID", "ADDRESS", "NAME / WHERE", "TYPE", "OLD", "NEW", "CHANGE"]
+    parts: list[Any] = [
+        el("h2", f"Changes: checkpoint {k} → {k + 1}"),
+        kv([("from", ck_title(report.sources[k - 1], k)), ("to", ck_title(report.sources[k], k + 1)),
+            ("processes matched", f"{len(d.pairs)} (by {', '.join(sorted({p.rule for p in d.pairs})) or 'nothing'})")]),
+        el("h3", "Values that moved", id=f"{did}-values"),
+        table(f"{did}-values-table", headers, value_rows(shown, f"{did}-value"), mono=(1, 4, 5), wrap=(2, 4, 5),
+              num=(0,), label="values") if shown else el("p", "No value moved outside stacks and vDSO data.",
+                                                          class_="note"),
+    ]
+    if noise:
+        parts.append(el("details", el("summary", f"{len(noise)} changes in thread stacks and vDSO data "
+                                                  "(expected in every checkpoint)"),
+                        table(f"{did}-noise-table", headers, value_rows(noise, f"{did}-noise"), mono=(1, 4, 5),
+                              wrap=(2, 4, 5), num=(0,), label="values"), class_="more"))
+    rows = []
+    for c in d.changes:
+        sign = {"added": "+ added", "removed": "− removed", "changed": "~ changed"}.get(c.what, c.what)
+        if c.field == "env":
+            old, new = _env_change(c.old, c.new, report.reveal)
+        else:
+            old, new = _change_value(c.old, report.reveal), _change_value(c.new, report.reveal)
+        pid: Any = a(ids_b.pid(c.pid), str(c.pid)) if c.pid is not None and report.sources[k].ck.process(c.pid) \
+            else (str(c.pid) if c.pid is not None else "")
+        rows.append((None, [c.section, pid, sign, c.subject + (f" ({c.note})" if c.note else ""), c.field or "",
+                            old, new]))
+    parts += [el("h3", "Processes, file descriptors, sockets, mounts, mappings", id=f"{did}-model"),
+              table(f"{did}-model-table", ["SECTION", "PID", "WHAT", "SUBJECT", "FIELD", "OLD", "NEW"], rows,
+                    wrap=(3, 5, 6), mono=(5, 6), label="changes") if rows
+              else el("p", "No change in processes, fds, sockets, mounts or mappings.", class_="note")]
+    parts.append(el("h3", "Changed pages", id=f"{did}-pages"))
+    if d.memory:
+        parts.append(changed_pages_svg(d.memory, ids_b.vma))
+        parts.append(table(f"{did}-pages-table", ["PID", "MAPPING", "CHANGED", "APPEARED", "VANISHED", "PAGES"],
+                           [(None, [a(ids_b.pid(m.pid), str(m.pid)),
+                                    a(ids_b.vma(m.pid, m.vma.start),
+                                      f"{m.vma.start:x}-{m.vma.end:x} {m.vma.label or m.vma.kind}"),
+                                    str(m.changed), str(m.appeared), str(m.vanished),
+                                    " ".join(hexa(x) for x in m.changed_pages[:64])
+                                    + (" …" if len(m.changed_pages) > 64 else "")])
+                            for m in d.memory], num=(0, 2, 3, 4), mono=(1, 5), wrap=(5,), label="mappings"))
+    else:
+        parts.append(el("p", "No page changed.", class_="note"))
+    return el("section", parts, id=did)
+
+
+def timeline_section(report: Report) -> Html:
+    labels = [ck_title(s, k) for k, s in enumerate(report.sources, 1)]
+    parts: list[Any] = [el("h2", "Timeline"),
+                        el("p", "Every value that moved between two consecutive checkpoints (outside stacks and vDSO "
+                                "data), read in every checkpoint.", class_="note")]
+    if not report.tracks:
+        parts.append(el("p", "No value moved.", class_="note"))
+        return el("section", parts, id="timeline")
+    cards = []
+    for t in report.tracks:
+        values = []
+        for i, p in enumerate(t.points):
+            shown = fmt_value(p.value, t.shown_as) if p.missing is None \
+                else el("span", f"not readable: {p.missing}", class_="note")
+            values.append(el("tr", el("th", str(i + 1)), el("td", shown, class_="mono wrap")))
+        numeric = any(isinstance(p.value, (int, float)) for p in t.points)
+        cards.append(el("div", el("h4", a(ids_pid(report, len(report.sources), t.pid), f"pid {t.pid}"), " ",
+                                  t.name, " ", el("code", hexa(t.address)), " ", el("span", t.shown_as, class_="tag"),
+                                  " ", el("span", t.trend, class_="tag good") if t.trend else None),
+                        line_plot_svg(t, labels) if numeric else None,
+                        el("table", el("tbody", values), class_="kv"), class_="card",
+                        id=f"track-{t.pid}-{t.address:x}"))
+    parts.append(el("div", cards, class_="cards"))
+    return el("section", parts, id="timeline")
+
+
+def ids_pid(report: Report, k: int, pid: int) -> str:
+    return Ids(f"ck{k}-" if len(report.sources) > 1 else "").pid(pid)
+
+
+def manifest_section(report: Report) -> Html:
+    rows = []
+    multi = len(report.sources) > 1
+    for k, s in enumerate(report.sources, 1):
+        kinds = {i.name: i.kind + (f": {i.error}" if i.error else "") for i in s.ck.info.images}
+        for e in s.manifest:
+            rows.append((None, [str(k) if multi else None, e.name, str(e.size) if e.size is not None else "",
+                                e.sha256 or "", fmt_time(e.mtime) if e.mtime else "",
+                                e.note or kinds.get(e.name, "")]))
+    headers = ["FILE", "BYTES", "SHA-256", "MODIFIED", "NOTE"]
+    if multi:
+        headers = ["CK", *headers]
+    else:
+        rows = [(r, cells[1:]) for r, cells in rows]
+    off = 1 if multi else 0
+    return el("section", el("h2", "Evidence manifest"),
+              el("p", "SHA-256 of every file the report was made from, hashed as it was read. The tool never "
+                      "writes into the evidence.", class_="note"),
+              table("manifest-table", headers, rows, mono=(off, off + 2), num=(off + 1,), wrap=(off,), label="files"),
+              id="manifest")
+
+
+# ------------------------------------------------------------------ the page
+
+def toc(report: Report) -> Html:
+    multi = len(report.sources) > 1
+    items: list[Html] = [el("li", a("overview", "Overview"))]
+    if any(s.ck.partial for s in report.sources):
+        items.append(el("li", a("errors", "Errors (partial result)")))
+    for k, d in enumerate(report.diffs, 1):
+        items.append(el("li", a(f"diff-{k}", f"Changes {k} → {k + 1}"),
+                        el("ul", el("li", a(f"diff-{k}-values", "values that moved")),
+                           el("li", a(f"diff-{k}-model", "processes, fds, sockets")),
+                           el("li", a(f"diff-{k}-pages", "changed pages")))))
+    if report.diffs:
+        items.append(el("li", a("timeline", "Timeline")))
+    for k, s in enumerate(report.sources, 1):
+        ids = Ids(f"ck{k}-" if multi else "")
+        sub = [el("li", a(ids("findings"), f"Findings ({len(s.findings)})")),
+               el("li", a(ids("process-tree"), "Process tree")),
+               el("li", a(ids("processes"), "Processes"),
+                  el("div", [a(ids.pid(p.pid), f"{p.pid} {shorten(p.comm, 16)}") for p in s.ck.processes[:200]],
+                     class_="pidlist")),
+               el("li", a(ids("mounts"), "Mounts")), el("li", a(ids("namespaces"), "Namespaces")),
+               el("li", a(ids("cgroups"), "Cgroups"))]
+        if s.ck.warnings or s.ck.errors:
+            sub.insert(0, el("li", a(ids("problems"), "Problems with the evidence")))
+        if multi:
+            items.append(el("li", a(f"ck{k}", ck_title(s, k)), el("ul", sub)))
+        else:
+            items.extend(sub)
+    items.append(el("li", a("manifest", "Evidence manifest")))
+    return el("nav", el("h2", "Contents"), el("ul", items), class_="toc", aria_label="Contents")
+
+
+def _asset(name: str) -> str:
+    return (resources.files("forensics.render") / "templates" / name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def render(report: Report) -> str:
+    """The page, as one string of HTML."""
+    css, js = _asset("report.css"), _asset("report.js")
+    csp = (f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src 'none'; "
+           "connect-src 'none'; font-src 'none'; object-src 'none'; frame-src 'none'; base-uri 'none'; "
+           "form-action 'none'")
+    multi = len(report.sources) > 1
+    names = sorted({s.ck.info.container_name for s in report.sources if s.ck.info.container_name})
+    first = report.sources[0].ck
+    subject = "container " + ", ".join(names) if names else \
+        Path(first.info.path).name + (f" (host {first.hostname})" if first.hostname else "")
+    title = f"Checkpoint report: {subject}"
+    body: list[Any] = [
+        el("header", el("h1", title),
+           el("p", f"{len(report.sources)} checkpoint{'s' if multi else ''} · made {report.created} by forensics "
+                   f"{report.version}", class_="sub"), class_="top"),
+        problems_banner(report), overview(report)]
+    for k, d in enumerate(report.diffs, 1):
+        body.append(diff_section(report, k, d))
+    if report.diffs:
+        body.append(timeline_section(report))
+    for k, s in enumerate(report.sources, 1):
+        if multi:
+            ids = Ids(f"ck{k}-")
+            body.append(el("section", el("h2", ck_title(s, k)), checkpoint_block(s, ids, report.reveal),
+                           class_="checkpoint", id=f"ck{k}"))
+        else:
+            body.append(el("section", el("h2", "Checkpoint"), checkpoint_block(s, Ids(), report.reveal),
+                           class_="checkpoint", id="checkpoint"))
+    body.append(manifest_section(report))
+    body.append(el("footer", f"forensics {report.version} · {report.command}"))
+    head = frag(el("meta", charset="utf-8"), el("meta", http_equiv="Content-Security-Policy", content=csp),
+                el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+                el("meta", name="referrer", content="no-referrer"),
+                el("title", title), raw(f"<style>{css}</style>"))
+    page = el("div", toc(report), el("main", body), class_="layout")
+    return "<!DOCTYPE html>\n" + el("html", el("head", head), el("body", page, raw(f"<script>{js}</script>")),
+                                    lang="en") + "\n"
+
+
+def write(report: Report, path: Path) -> None:
+    """Write the page next to nothing else: one file, UTF-8."""
+    path.write_text(render(report), encoding="utf-8")

@@ -1,0 +1,129 @@
+"""Where each thread was stopped: symbolized ip, the instructions around it, and a stack view."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.model.process import Process, Thread
+from forensics.symbols.disasm import Instruction, disassemble
+from forensics.symbols.elf import ElfError
+from forensics.symbols.mapping import Location, Symbolizer
+from forensics.symbols.stack import Frame, scan_stack, walk_frames
+
+# A few x86_64 system call numbers that threads are usually found sleeping in.
+SYSCALLS = {0: "read", 1: "write", 7: "poll", 23: "select", 35: "nanosleep", 43: "accept", 45: "recvfrom",
+            47: "recvmsg", 61: "wait4", 202: "futex", 228: "clock_gettime", 230: "clock_nanosleep",
+            232: "epoll_wait", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait", 288: "accept4",
+            34: "pause", 130: "rt_sigsuspend", 128: "rt_sigtimedwait", 219: "restart_syscall",
+            441: "epoll_pwait2", 426: "io_uring_enter"}
+
+
+@dataclass(slots=True)
+class Stop:
+    tid: int
+    location: Location
+    instructions: list[Instruction] = field(default_factory=list)
+    frames: list[tuple[Frame, Location]] = field(default_factory=list)
+
+
+
+def code_bytes(space: AddressSpace | None, sym: Symbolizer, start: int, length: int) -> bytes | None:
+    """Code as the process had it: dumped pages first (patched code shows), else the file's bytes."""
+    if space is not None:
+        try:
+            return space.read(start, length)
+        except MemoryGap:
+            pass
+    mod = sym.module_at(start)
+    if mod is None or mod.elf is None or mod.bias is None:
+        return None
+    try:
+        return mod.elf.read(start - mod.bias, length)
+    except ElfError:
+        return None
+
+
+def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: Symbolizer,
+                scan_limit: int = 64) -> Stop | None:
+    regs = thread.registers
+    if regs is None or regs.ip is None:
+        return None
+    ip = regs.ip
+    loc = sym.symbolize(ip)
+    stop = Stop(thread.tid, loc)
+    fn_start = ip - loc.offset if loc.symbol is not None and loc.offset is not None else None
+    start = fn_start if fn_start is not None and ip - fn_start < 4096 else ip
+    code = code_bytes(space, sym, start, ip - start + 64)
+    if code is not None:
+        stop.instructions = disassemble(code, start, ip, function_start=fn_start, before=6, after=4)
+    if space is not None and regs.sp is not None:
+        def read_u64(addr: int) -> int:
+            return struct.unpack("<Q", space.read(addr, 8))[0]
+
+        frames = walk_frames(read_u64, regs.gp.get("bp", 0), regs.sp, ip, sym.is_code)
+        vma = space.vma_at(regs.sp)
+        stack_end = vma.end if vma is not None else regs.sp + 65536
+        # Thread stacks share one anonymous mapping: stop the scan at the next guard page CRIU recorded.
+        guards = [v.start for v in proc.vmas if v.kind == "guard" and v.start > regs.sp]
+        if guards:
+            stack_end = min(stack_end, min(guards))
+        frames += scan_stack(read_u64, regs.sp, min(stack_end, regs.sp + 16384), sym.is_code, scan_limit)
+        stop.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address)) for fr in frames]
+    return stop
+
+
+def syscall_name(number: int | None) -> str | None:
+    if number is None:
+        return None
+    return SYSCALLS.get(number, f"syscall {number}")
+
+
+def stops_for(ck, resolver) -> dict[tuple[int, int], Stop]:  # noqa: ANN001 - Checkpoint, BinaryResolver
+    """A Stop for every thread of every process, symbolized through `resolver`."""
+    out: dict[tuple[int, int], Stop] = {}
+    for p in ck.processes:
+        sym = Symbolizer(p.vmas, resolver)
+        for t in p.threads:
+            stop = thread_stop(p, t, ck.memory.get(p.pid), sym)
+            if stop is not None:
+                out[(p.pid, t.tid)] = stop
+    return out
+
+
+def symbol_address(proc: Process, resolver, name: str) -> tuple[int, int] | None:  # noqa: ANN001
+    """(runtime address, size) of a global by name in the process's mapped objects."""
+    sym = Symbolizer(proc.vmas, resolver)
+    for mod in sym.modules():
+        if mod.elf is None or mod.bias is None:
+            continue
+        s = mod.elf.symbol(name)
+        if s is not None:
+            return s.value + mod.bias, s.size
+    return None
+
+
+def make_namer(ck, resolver):  # noqa: ANN001, ANN201 - Checkpoint, BinaryResolver -> diff.memory.Namer
+    """`(pid, address) -> (name, start, size)` of the data symbol covering an address, for diff."""
+    symbolizers: dict[int, Symbolizer] = {}
+
+    def namer(pid: int, address: int) -> tuple[str, int, int] | None:
+        proc = ck.process(pid)
+        if proc is None:
+            return None
+        sym = symbolizers.get(pid)
+        if sym is None:
+            sym = symbolizers[pid] = Symbolizer(proc.vmas, resolver)
+        mod = sym.module_at(address)
+        if mod is None or mod.elf is None or mod.bias is None:
+            return None
+        found = mod.elf.lookup(address - mod.bias)
+        if found is None:
+            return None
+        s, _off = found
+        if s.size and not (s.value <= address - mod.bias < s.value + s.size):
+            return None
+        return s.name, s.value + mod.bias, s.size
+
+    return namer

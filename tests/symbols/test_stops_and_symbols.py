@@ -1,0 +1,81 @@
+"""Thread stops and variables by name on the service checkpoints (issue: registers and symbols)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from forensics.model.load import load_directory
+from forensics.symbols.resolve import BinaryResolver
+from forensics.symbols.stops import stops_for, syscall_name
+from tests.conftest import REPO, load_samples
+
+# What each thread of the service blocks in (samples/lab/service/README.md): the libc function whose
+# system call /proc/PID/task/TID/syscall named.
+BLOCKS_IN = {"service": {"accept", "accept4", "__libc_accept"}, "svc-worker": {"pthread_cond_wait"},
+             "svc-reader": {"read", "__libc_read"}, "svc-sleeper": {"clock_nanosleep", "__clock_nanosleep"},
+             "svc-child": {"read", "__libc_read"}}
+
+
+def service_samples(root: Path):  # noqa: ANN201
+    return [s for s in load_samples(root) if s.images is not None and "service_state" in s.truth]
+
+
+def resolver_for(sample) -> BinaryResolver:  # noqa: ANN001
+    binary = sample.root / sample.entry["binary"]
+    exe = {p["exe"] for p in sample.truth["before"]["processes"]}
+    return BinaryResolver(binaries={e: binary for e in exe})
+
+
+def test_each_thread_stops_where_proc_said(run_root: Path) -> None:
+    for s in service_samples(run_root):
+        ck = load_directory(s.images)
+        stops = stops_for(ck, resolver_for(s))
+        for proc in s.truth["before"]["processes"]:
+            for t in proc["threads"]:
+                stop = stops[(proc["pid"], t["tid"])]
+                current = [i for i in stop.instructions if i.current]
+                assert current and current[0].mnemonic == "syscall", f"{s} {t['comm']}"
+                assert ck.process(proc["pid"]).threads[[x.tid for x in ck.process(proc["pid"]).threads].index(t["tid"])].syscall == t["syscall"]
+                names = {loc.symbol for _fr, loc in stop.frames[:8]}
+                assert names & BLOCKS_IN[t["comm"]], f"{s} {t['comm']}: {sorted(filter(None, names))}"
+                assert syscall_name(t["syscall"]) in {"accept", "futex", "read", "clock_nanosleep"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_globals_read_by_symbol_match_logged_values() -> None:
+    for s in service_samples(REPO / "samples"):
+        state = s.truth["service_state"]
+        pairs = [f"--binary={e}={s.root / s.entry['binary']}" for e in {p["exe"] for p in s.truth["before"]["processes"]}]
+        for name in ("request_counter", "tick_counter"):
+            p = _cli("memory", "read", str(s.images), "--pid", str(state["pid"]), "--symbol", name, *pairs)
+            assert p.returncode == 0, p.stderr
+            assert int(p.stdout.split()[-1]) == state[name], f"{s} {name}"
+        p = _cli("memory", "read", str(s.images), "--pid", str(state["pid"]), "--symbol", "last_command", "--as", "str", *pairs)
+        assert p.stdout.strip() == state["last_command"]
+
+
+def test_diff_names_counters_by_symbol() -> None:
+    s = {x.name: x for x in service_samples(REPO / "samples") if x.scenario == "service"}
+    binary = s["checkpoint1"].root / s["checkpoint1"].entry["binary"]
+    p = _cli("diff", str(s["checkpoint1"].images), str(s["checkpoint2"].images), "--json",
+             f"--binary=/usr/local/bin/service={binary}")
+    values = {v["symbol"]: v for v in json.loads(p.stdout)["values"] if v["symbol"]}
+    assert (values["request_counter"]["old"], values["request_counter"]["new"], values["request_counter"]["type"]) == (4, 1010, "u64")
+    assert (values["tick_counter"]["old"], values["tick_counter"]["new"]) == (1, 2)
+
+
+def test_missing_binary_is_named_and_raw_addresses_shown() -> None:
+    s = service_samples(REPO / "samples")[0]
+    p = _cli("inspect", str(s.images), "--threads")
+    assert p.returncode == 0
+    assert "binaries not found" in p.stdout and "/usr/local/bin/service" in p.stdout
+    doc = json.loads(_cli("inspect", str(s.images), "--json").stdout)
+    stop = doc["processes"][0]["threads"][0]["stop"]
+    assert stop["symbol"] is None and "file not found: /usr/local/bin/service" in stop["note"]
+    assert stop["address"] == doc["processes"][0]["threads"][0]["registers"]["ip"]
