@@ -101,6 +101,15 @@ class Daemons:
                     pass
 
 
+def _gone(pid: int) -> bool:
+    """Exited: no /proc entry, or a zombie its own parent has yet to reap (not ours to wait for)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2:].startswith(("Z", "X"))
+
+
 def _stop_pid(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -112,7 +121,7 @@ def _stop_pid(pid: int) -> None:
             if done:
                 return
         except ChildProcessError:
-            if not Path(f"/proc/{pid}").exists():
+            if _gone(pid):
                 return
         time.sleep(0.1)
     try:
@@ -137,14 +146,14 @@ def busybox_rootfs(dest: Path) -> None:
             (dest / "bin" / a).symlink_to("busybox")
 
 
-NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures"}
+NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve"}
 
 
 def import_images(wanted: list[str]) -> None:
     base = Path("/tmp/img-busybox")
     busybox_rootfs(base)
     run("sh", "-c", f"tar -C {base} -c . | docker import - busybox:latest")
-    if NEEDS_SERVICE.isdisjoint(wanted):
+    if NEEDS_SERVICE.isdisjoint(w.split(":")[0] for w in wanted):
         return
     svc = Path("/tmp/img-service")
     busybox_rootfs(svc)
@@ -567,6 +576,66 @@ def scenario_podman() -> None:
     run(*PODMAN, "rm", "-f", "-t", "0", name)
 
 
+def scenario_bench(arg: str = "1024") -> None:
+    """Benchmark inputs (not part of the default run): `bench:MIB` dumps memhog holding MIB MiB of
+    incompressible memory with planted needles twice (before and after it rewrites every 10th page);
+    `bench:procs` dumps 200 processes holding 10,000 fds. Plain `criu dump`, no engine."""
+    import subprocess as sp
+    binary = Path("/tmp/memhog")
+    if not binary.exists():
+        run("gcc", "-static", "-O2", "-o", str(binary), "/lab/bench/memhog.c")
+    procs = arg == "procs"
+    name = "bench-procs" if procs else f"bench-{arg}"
+    out = OUT / name
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["16", "4", "200", "50"] if procs else [arg, "64"]
+    proc = sp.Popen([str(binary), *args], stdin=sp.DEVNULL, stdout=sp.PIPE, stderr=sp.STDOUT,
+                    close_fds=True, start_new_session=True)
+    DAEMONS.pids.append(proc.pid)
+    facts: dict = {}
+    try:
+        facts = json.loads(proc.stdout.readline())
+        if proc.stdout.readline().strip() != b"READY":
+            raise RuntimeError("memhog did not get ready")
+        steps = ["ck1"] if procs else ["ck1", "ck2"]
+        for step in steps:
+            if step == "ck2":
+                os.kill(proc.pid, signal.SIGUSR1)
+                if proc.stdout.readline().strip() != b"CHANGED":
+                    raise RuntimeError("memhog did not rewrite its pages")
+            dest = out / step
+            dest.mkdir()
+            t0 = time.time()
+            run("criu", "dump", "-t", str(proc.pid), "-D", str(dest), "-o", "dump.log", "--leave-running",
+                "--shell-job", timeout=1800)
+            facts[f"{step}_seconds"] = time.time() - t0
+        (out / "facts.json").write_text(json.dumps(facts) + "\n")
+    finally:
+        for child in facts.get("children", []):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _stop_pid(proc.pid)
+
+
+def scenario_serve() -> None:
+    """Not part of the default run: a service container left running for a test that drives this dockerd
+    from the host (`forensics capture`). Writes /out/serve.json with dockerd's pid (the lab shares the
+    host's pid namespace, so from the host the daemon is at unix:///proc/<pid>/root/run/docker.sock) and
+    the container's name, then waits (at most 300 s) until /out/serve.done exists."""
+    name = "serve"
+    start_service(name)
+    dockerd = next(pid for pid in DAEMONS.pids
+                   if Path(f"/proc/{pid}/comm").exists() and Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd")
+    tmp = OUT / "serve.json.tmp"
+    tmp.write_text(json.dumps({"dockerd_pid": dockerd, "container": name}) + "\n")
+    tmp.rename(OUT / "serve.json")
+    log(f"serve: container {name} running, dockerd pid {dockerd}; waiting for /out/serve.done")
+    wait_for(lambda: (OUT / "serve.done").exists(), "/out/serve.done", timeout=300)
+    run("docker", "rm", "-f", name)
+
+
 SCENARIOS = {
     "counter": scenario_counter,
     "service": scenario_service,
@@ -574,13 +643,23 @@ SCENARIOS = {
     "incremental": scenario_incremental,
     "failures": scenario_failures,
     "podman": scenario_podman,
+    "bench": scenario_bench,
+    "serve": scenario_serve,
 }
+# Run only when named (e.g. `bench:1024`, `bench:procs`); `main([])` leaves them out.
+OPTIONAL = {"bench", "serve"}
 DAEMONS = Daemons()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # A SIGTERM (a timeout, Ctrl-C upstream) must still run the clean-up in main's `finally`.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
-    wanted = argv or list(SCENARIOS)
-    unknown = [w for w in wanted if w not in SCENARIOS]
+    signal.signal(signal.SIGTERM, _terminate)
+    wanted = argv or [s for s in SCENARIOS if s not in OPTIONAL]
+    unknown = [w for w in wanted if w.split(":")[0] not in SCENARIOS]
     if unknown:
         print(f"unknown scenario(s): {unknown}; known: {list(SCENARIOS)}", file=sys.stderr)
         return 2
@@ -596,7 +675,8 @@ def main(argv: list[str]) -> int:
         for w in wanted:
             log(f"scenario {w}")
             try:
-                SCENARIOS[w]()
+                name, _, arg = w.partition(":")
+                SCENARIOS[name](*([arg] if arg else []))
             except Exception as e:  # noqa: BLE001 - one scenario's failure is reported, the rest still run
                 log(f"scenario {w} FAILED: {e}")
                 failed.append({"scenario": w, "error": str(e)[-3000:]})

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Benchmarks with same-run references: our commands against grep, Python's re, cmp -l, crit and tar.
+
+    sudo .venv/bin/python bench/run.py [--sizes 1024,4096] [--runs 3] [--write docs/performance.md]
+
+Inputs are made by the lab (samples/lab/lab.py, scenario `bench:MIB` and `bench:procs`) under the lab
+rootfs (/var/cache/checkpoint-forensics/lab/rootfs/srv/cf-bench), once, and reused; the lab's own crit
+runs there by chroot. Every row is the median of --runs runs made in this invocation, with peak RSS
+from wait4. Answers are checked (needle counts equal grep's) so a fast wrong answer cannot pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mmap
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LAB = REPO / "samples" / "lab" / "lab.py"
+ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
+WORK = ROOTFS / "srv" / "cf-bench"
+NEEDLE = "CF-NEEDLE-0123456789"
+FORENSICS = [sys.executable, "-m", "forensics"]
+
+
+@dataclass
+class Timing:
+    seconds: float
+    peak_mib: float
+    output: bytes
+
+
+def run(cmd: list[str], stdout_to_null: bool = False) -> Timing:
+    """One run of a command, its wall time and peak resident memory (of the child, by wait4)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if stdout_to_null else subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=REPO)
+    out = b""
+    if not stdout_to_null:
+        out = proc.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1) or (code == 1 and "grep" not in cmd[0] and "cmp" not in cmd[0]):
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err.decode(errors='replace')[-500:]}")
+    return Timing(seconds, usage.ru_maxrss / 1024, out)
+
+
+def in_process(fn) -> Timing:  # noqa: ANN001
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    out = fn()
+    return Timing(time.perf_counter() - t0, max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, 0) / 1024,
+                  str(out).encode())
+
+
+def median(fn, runs: int) -> Timing:  # noqa: ANN001
+    results = [fn() for _ in range(runs)]
+    results.sort(key=lambda t: t.seconds)
+    mid = results[len(results) // 2]
+    return Timing(statistics.median(t.seconds for t in results), max(t.peak_mib for t in results), mid.output)
+
+
+def ensure_inputs(sizes: list[int]) -> dict[str, Path]:
+    """The lab's bench checkpoints, made once: {"procs": dir, "1024": dir, ...}."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    found: dict[str, Path] = {}
+    wanted = ["procs", *map(str, sizes)]
+    for name in wanted:
+        for facts in sorted(WORK.glob(f"*/bench-{name}/facts.json")):
+            found[name] = facts.parent
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        out = WORK / f"run-{int(time.time())}"
+        print(f"bench: making {', '.join(missing)} with the lab into {out} (once)", file=sys.stderr)
+        subprocess.run([sys.executable, str(LAB), "run", "--out", str(out), *[f"bench:{n}" for n in missing]],
+                       check=True)
+        for n in missing:
+            found[n] = out / f"bench-{n}"
+    return found
+
+
+def pages_files(ck: Path) -> list[str]:
+    return sorted(str(p) for p in ck.glob("pages-*.img"))
+
+
+def tar_of(ck: Path) -> Path:
+    tar = ck.parent / f"{ck.name}.tar"
+    if not tar.exists():
+        subprocess.run(["tar", "-C", str(ck.parent), "-cf", str(tar), ck.name], check=True)
+    return tar
+
+
+def inside_root(path: Path) -> str:
+    return "/" + str(path.relative_to(ROOTFS))
+
+
+def bench(sizes: list[int], runs: int) -> list[dict]:
+    inputs = ensure_inputs(sizes)
+    rows: list[dict] = []
+
+    def row(what: str, ours: Timing, ref: Timing, ref_name: str, target: float | None, note: str = "") -> None:
+        ratio = ours.seconds / ref.seconds if ref.seconds else float("inf")
+        rows.append({"what": what, "ours_s": ours.seconds, "ours_mib": ours.peak_mib, "ref": ref_name,
+                     "ref_s": ref.seconds, "ref_mib": ref.peak_mib, "ratio": ratio, "target": target,
+                     "met": None if target is None else ratio <= target and ours.peak_mib < 300, "note": note})
+        print(f"  {what}: ours {ours.seconds:.3f}s {ours.peak_mib:.0f}MiB, {ref_name} {ref.seconds:.3f}s "
+              f"-> ratio {ratio:.2f}", file=sys.stderr)
+
+    for size in sizes:
+        d = inputs[str(size)]
+        ck1, ck2 = d / "ck1", d / "ck2"
+        facts = json.loads((d / "facts.json").read_text())
+        files = pages_files(ck1)
+        ours = median(lambda: run([*FORENSICS, "memory", "grep", NEEDLE, str(ck1), "--count"]), runs)
+        ref = median(lambda: run(["grep", "-c", "-a", "-F", NEEDLE, *files]), runs)
+        ref_count = sum(int(line.rsplit(b":", 1)[-1]) for line in ref.output.split())
+        got = int(ours.output)
+        assert got == len(facts["needles"]), (got, len(facts["needles"]))
+        row(f"memory grep, {size} MiB", ours, ref, "grep -c -a -F", 2.0,
+            f"{got} matches (grep counts {ref_count} lines)")
+
+        pattern = "CF-NEEDLE-[0-9]{10}"
+
+        def py_re() -> int:
+            total = 0
+            rx = re.compile(pattern.encode())
+            for name in files:
+                with open(name, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    total += sum(1 for _ in rx.finditer(mm))
+            return total
+
+        ours = median(lambda: run([*FORENSICS, "memory", "grep", "--regex", pattern, str(ck1), "--count"]), runs)
+        ref = median(lambda: in_process(py_re), runs)
+        row(f"memory grep --regex, {size} MiB", ours, ref, "Python re over the pages", 2.0)
+
+        tar = tar_of(ck1)
+        try:
+            ours = median(lambda: run([*FORENSICS, "memory", "grep", NEEDLE, str(tar), "--count"]), runs)
+            row(f"memory grep in a .tar, {size} MiB", ours,
+                median(lambda: run(["grep", "-c", "-a", "-F", NEEDLE, *files]), runs), "grep -c -a -F (dir)", 2.0)
+        except RuntimeError as e:
+            rows.append({"what": f"memory grep in a .tar, {size} MiB", "note": f"not run: {str(e)[-200:]}"})
+
+        ours = median(lambda: run([*FORENSICS, "diff", str(ck1), str(ck2), "--json"], stdout_to_null=True), runs)
+        ref = median(lambda: run(["cmp", "-l", pages_files(ck1)[0], pages_files(ck2)[0]], stdout_to_null=True), runs)
+        row(f"diff, {size} MiB, 10% of pages rewritten", ours, ref, "cmp -l pages files", 1.5)
+
+        ours = median(lambda: run([*FORENSICS, "inspect", str(tar), "--json"], stdout_to_null=True), runs)
+        ref = median(lambda: run(["tar", "-C", "/tmp", "-tf", str(tar)], stdout_to_null=True), runs)
+        rows.append({"what": f"inspect of a {size} MiB .tar", "ours_s": ours.seconds, "ours_mib": ours.peak_mib,
+                     "ref": "tar -tf (listing only)", "ref_s": ref.seconds, "ref_mib": ref.peak_mib,
+                     "ratio": ours.seconds / ref.seconds, "target": None,
+                     "met": ours.seconds < 1.0 and ours.peak_mib < 300, "note": "target: under 1 s"})
+
+    procs = inputs["procs"] / "ck1"
+    ours = median(lambda: run([*FORENSICS, "inspect", str(procs), "--json"], stdout_to_null=True), runs)
+    inner = inside_root(procs)
+    ps = median(lambda: run(["chroot", str(ROOTFS), "crit", "x", inner, "ps"], stdout_to_null=True), runs)
+    fds = median(lambda: run(["chroot", str(ROOTFS), "crit", "x", inner, "fds"], stdout_to_null=True), runs)
+    both = Timing(ps.seconds + fds.seconds, max(ps.peak_mib, fds.peak_mib), b"")
+    row("inspect, 201 processes, 10,000 fds", ours, both, "crit x ps + crit x fds", 1.0)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| what | ours (s) | ours peak (MiB) | reference | ref (s) | ratio | target | met |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "ours_s" not in r:
+            lines.append(f"| {r['what']} | | | | | | | {r['note']} |")
+            continue
+        target = f"<= {r['target']}x" if r.get("target") else r.get("note", "")
+        met = {True: "yes", False: "NO", None: ""}[r["met"]]
+        lines.append(f"| {r['what']} | {r['ours_s']:.3f} | {r['ours_mib']:.0f} | {r['ref']} | {r['ref_s']:.3f} | "
+                     f"{r['ratio']:.2f} | {target} | {met} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, "
+            f"Python {platform.python_version()}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1024,4096")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--write", type=Path, help="write the results as markdown to this file")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench: needs root (the lab makes the checkpoints with CRIU)", file=sys.stderr)
+        return 77
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    rows = bench(sizes, args.runs)
+    text = table(rows)
+    print(text)
+    if args.write:
+        stamp = time.strftime("%Y-%m-%d")
+        args.write.write_text(f"# Performance\n\nMeasured {stamp} on {machine()}, with `sudo .venv/bin/python "
+                              f"bench/run.py --sizes {args.sizes} --runs {args.runs}`. Each row is the median of "
+                              f"{args.runs} runs in one invocation; ratio = ours / reference.\n\n{text}\n")
+    return 0 if all(r.get("met") is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
