@@ -95,7 +95,7 @@ class MappedFile:
             finally:
                 os.close(fd)
             self._view = memoryview(self._map) if self._map is not None else EMPTY
-        return self._view
+        return self._view[:]   # the caller's own view, so close() releasing ours leaves theirs valid
 
     def close(self) -> None:
         _release(self._view, self._map)

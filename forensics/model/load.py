@@ -12,6 +12,7 @@ import io
 import json
 import re
 import tarfile
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -333,8 +334,71 @@ def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Check
     return ck
 
 
+DOCKER_ROOT = Path("/var/lib/docker")
+
+
+def _docker_config(container_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((container_dir / "config.v2.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def docker_info(images_dir: Path, name: str) -> CheckpointInfo:
+    """What Docker's layout says: `<root>/containers/<id>/checkpoints/<name>` and the container's config."""
+    info = CheckpointInfo(path=str(images_dir), layout="docker", engine="docker", checkpoint_name=name)
+    container_dir = images_dir.parent.parent
+    cfg = _docker_config(container_dir)
+    info.container_id = cfg.get("ID") or container_dir.name
+    info.container_name = (cfg.get("Name") or "").lstrip("/") or None
+    info.image = (cfg.get("Config") or {}).get("Image")
+    info.container_created = cfg.get("Created")
+    try:
+        info.checkpoint_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((images_dir / "inventory.img").stat().st_mtime))
+    except OSError:
+        pass
+    return info
+
+
+def find_docker_checkpoint(name: str, docker_root: Path, container: str | None) -> Path:
+    """The directory of Docker checkpoint `name`; `container` (name or id prefix) picks among several."""
+    base = docker_root / "containers"
+    if not base.is_dir():
+        raise NotACheckpoint(f"no such directory, and no Docker data root at {docker_root} to find a "
+                             f"checkpoint called {name!r} in (give --docker-root)", name)
+    found = []
+    for cdir in sorted(base.iterdir()):
+        ck = cdir / "checkpoints" / name
+        if not (ck / "inventory.img").is_file():
+            continue
+        if container is not None:
+            cname = (_docker_config(cdir).get("Name") or "").lstrip("/")
+            if container != cname and not cdir.name.startswith(container):
+                continue
+        found.append(ck)
+    if not found:
+        which = f" of container {container!r}" if container else ""
+        raise NotACheckpoint(f"no Docker checkpoint {name!r}{which} under {base}", name)
+    if len(found) > 1:
+        names = ", ".join(f"{(_docker_config(c.parent.parent).get('Name') or '?').lstrip('/')} "
+                          f"({c.parent.parent.name[:12]})" for c in found)
+        raise NotACheckpoint(f"checkpoint {name!r} exists for several containers: {names}; pick one with "
+                             f"--container", name)
+    return found[0]
+
+
 def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None) -> Checkpoint:
+    """A checkpoint in any form this build reads: a CRIU image directory (Docker's own checkpoint
+    directories included), or a Docker checkpoint by name under the Docker data root."""
     path = Path(target)
     if path.is_dir():
+        if (path / "inventory.img").is_file() and path.parent.name == "checkpoints" \
+                and (path.parent.parent / "config.v2.json").is_file():
+            return load_directory(path, docker_info(path, path.name))
         return load_directory(path)
-    raise NotACheckpoint("expected a CRIU image directory (with inventory.img)", path)
+    if path.exists():
+        raise NotACheckpoint("expected a CRIU image directory (with inventory.img) or a Docker checkpoint name", path)
+    if "/" in str(target):
+        raise NotACheckpoint("no such file or directory", path)
+    ck = find_docker_checkpoint(str(target), docker_root or DOCKER_ROOT, container)
+    return load_directory(ck, docker_info(ck, str(target)))

@@ -917,14 +917,14 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
                         label="sockets")]
 
     # memory
-    rows = []
+    vma_rows: list[tuple[str | None, list[Any]]] = []
     for v in p.vmas:
         pages = v.size // PAGE
-        rows.append((ids.vma(p.pid, v.start) if v.kind != "guard" else None,
-                     [f"{v.start:x}", f"{v.end:x}", human_size(v.size), v.prot_str + ("s" if v.shared else "p"),
-                      v.kind, f"{v.dumped_pages}/{pages}", v.label]))
+        vma_rows.append((ids.vma(p.pid, v.start) if v.kind != "guard" else None,
+                         [f"{v.start:x}", f"{v.end:x}", human_size(v.size), v.prot_str + ("s" if v.shared else "p"),
+                          v.kind, f"{v.dumped_pages}/{pages}", v.label]))
     parts += [el("h4", "Memory map"), memory_map_svg(ck, p, ids),
-              table(ids(f"pid-{p.pid}-vmas"), ["START", "END", "SIZE", "PROT", "KIND", "DUMPED", "PATH"], rows,
+              table(ids(f"pid-{p.pid}-vmas"), ["START", "END", "SIZE", "PROT", "KIND", "DUMPED", "PATH"], vma_rows,
                     mono=(0, 1, 3, 6), num=(2, 5), wrap=(6,), label="mappings")]
 
     # environment
@@ -1061,7 +1061,7 @@ def diff_section(report: Report, k: int, d: Diff) -> Html:
     noise = [v for v in d.values if v.noise is not None]
 
     def value_rows(values: list[ValueChange], prefix: str) -> list[tuple[str | None, list[Any]]]:
-        rows = []
+        rows: list[tuple[str | None, list[Any]]] = []
         for v in values:
             change: Any = ""
             if v.grew is True:

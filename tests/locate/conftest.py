@@ -108,6 +108,7 @@ def compress(data: bytes, how: str) -> bytes:
 
 
 def write_archive(path: Path, members: Iterable[Member], how: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(compress(tar_bytes(members), how))
     return path
 

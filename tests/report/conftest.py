@@ -64,7 +64,7 @@ class Page(HTMLParser):
         self.srcs: list[str] = []
         self.tags: dict[str, int] = {}
         self.attributes: set[str] = set()
-        self.metas: list[dict[str, str | None]] = []
+        self.metas: list[dict[str, str]] = []
         self.rows: dict[str, list[str]] = {}
         self._row: str | None = None
         self._cell: list[str] | None = None
@@ -81,15 +81,16 @@ class Page(HTMLParser):
             if a.get(key) is not None:
                 self.srcs.append(a[key] or "")
         if tag == "meta":
-            self.metas.append(a)
-        if tag == "tr" and a.get("id"):
-            self._row = a["id"]
-            self.rows[self._row] = []
+            self.metas.append({k: v or "" for k, v in a.items()})
+        row_id = a.get("id")
+        if tag == "tr" and row_id:
+            self._row = row_id
+            self.rows[row_id] = []
         if tag == "td" and self._row:
             self._cell = []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._row and self._cell is not None:
+        if tag == "td" and self._row is not None and self._cell is not None:
             self.rows[self._row].append("".join(self._cell).strip())
             self._cell = None
         if tag == "tr":

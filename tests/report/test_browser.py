@@ -52,11 +52,13 @@ def no_outside_requests(b: Browser, page: Path) -> None:
 def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, html.Report]) -> None:
     path, report = one_report
     ck = report.sources[0].ck
+    service, child_proc = ck.process(1), ck.process(7)
+    assert service is not None and child_proc is not None and child_proc.ppid == 1
     b = browser
     b.open(path.resolve().as_uri())
 
     # The page's own script and stylesheet ran (the CSP allows them by hash).
-    assert b.js("document.querySelector('#pid-1-fds-count').textContent") == f"{len(ck.process(1).fds)} rows"
+    assert b.js("document.querySelector('#pid-1-fds-count').textContent") == f"{len(service.fds)} rows"
     assert b.js("getComputedStyle(document.querySelector('nav.toc')).position") == "sticky"
     b.screenshot(ARTIFACTS / "report-service-top.png")
 
@@ -66,6 +68,9 @@ def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, html.
     b.click("#process-tree ul.tree > li > details > summary", dx=6)
     assert visible(b, child)
     assert b.js("document.querySelector('#process-tree ul.tree > li > details').open") is True
+    b.js("document.querySelector('#findings').scrollIntoView({block: 'start'})")
+    b.settle()
+    b.screenshot(ARTIFACTS / "report-service-tree.png")
 
     # A pid link jumps to that process's section.
     b.click(child)
@@ -74,7 +79,7 @@ def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, html.
     assert b.js("document.querySelector('#pid-7 h3').textContent").startswith("pid 7")
 
     # Typing in the filter box narrows the fd table to the rows that match.
-    fds = ck.process(1).fds
+    fds = service.fds
     pipes = sum(1 for fd in fds if "pipe" in fd.type or (fd.file and "pipe" in fd.file.describe()))
     assert visible_rows(b, "pid-1-fds") == len(fds)
     b.click("input.filter[data-table='pid-1-fds']")
@@ -97,7 +102,7 @@ def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, html.
     b.js("document.querySelector('#pid-1 svg').scrollIntoView({block: 'start'})")
     b.settle()
     rows = b.js("document.querySelectorAll('#pid-1 svg a').length")
-    assert rows == sum(1 for v in ck.process(1).vmas if v.kind != "guard")
+    assert rows == len([v for v in service.vmas if v.kind != "guard"])
     b.screenshot(ARTIFACTS / "report-service-memory.png")
 
     no_outside_requests(b, path)

@@ -77,8 +77,8 @@ def test_capture_default_name_is_a_utc_timestamp(tmp_path: Path, service: list[S
 
 
 @pytest.mark.parametrize(("mode", "expected"), [
-    ("experimental", "not in experimental mode (\"checkpoint is only supported in experimental mode\"): "
-                     "start dockerd with --experimental"),
+    ("experimental", ("not in experimental mode (\"checkpoint is only supported in experimental mode\"): "
+                      "start dockerd with --experimental")),
     ("criu", "CRIU is not installed where the Docker daemon runs: install it"),
     ("other", "docker checkpoint create failed: Error response from daemon: Container svc is not running"),
 ])

@@ -1,0 +1,41 @@
+"""A Docker checkpoint found by name under a Docker data root, with the container's config."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forensics.errors import NotACheckpoint
+from forensics.model.load import load_checkpoint
+from tests.conftest import REPO, SAMPLES, load_samples
+
+
+def test_by_name_reads_container_config() -> None:
+    s = next(x for x in load_samples(SAMPLES) if x.scenario == "counter" and x.name == "checkpoint1")
+    ck = load_checkpoint("checkpoint1", docker_root=SAMPLES / "counter" / "docker-root")
+    assert ck.info.layout == "docker" and ck.info.container_name == "cr" and ck.info.image == "busybox"
+    assert ck.info.container_id == s.images.parent.parent.name
+    assert [p.pid for p in ck.processes] == [e["pid"] for e in s.crit_json("pstree.img")["entries"]]
+
+
+def test_ambiguous_name_needs_container(tmp_path: Path) -> None:
+    root = tmp_path / "docker"
+    for src in (SAMPLES / "counter" / "docker-root", SAMPLES / "service" / "docker-root"):
+        shutil.copytree(src / "containers", root / "containers", dirs_exist_ok=True, symlinks=True)
+    with pytest.raises(NotACheckpoint, match="several containers.*--container"):
+        load_checkpoint("checkpoint1", docker_root=root)
+    assert load_checkpoint("checkpoint1", docker_root=root, container="svc").info.container_name == "svc"
+    with pytest.raises(NotACheckpoint, match="no Docker checkpoint 'nope'"):
+        load_checkpoint("nope", docker_root=root)
+
+
+def test_cli_one_line_errors() -> None:
+    for args in (["inspect", "/etc/passwd"], ["inspect", "checkpoint1", "--docker-root", "/nonexistent"],
+                 ["inspect", str(REPO / "docs")]):
+        p = subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
+        assert p.returncode == 2 and "Traceback" not in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
