@@ -37,7 +37,7 @@ def _root(
 
 def _register() -> None:
     """Command groups live in their own modules; importing them adds their commands to `app`."""
-    from forensics.cli import diff, inspect, memory, report, timeline  # noqa: F401
+    from forensics.cli import diff, doctor, inspect, memory, report, timeline  # noqa: F401
 
 
 def main() -> None:
@@ -50,3 +50,13 @@ def main() -> None:
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback, no locals
+        where = ""
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno}"
+        print(f"forensics: internal error ({type(e).__name__}{where}); this is a bug, please report it",
+              file=sys.stderr)
+        sys.exit(70)

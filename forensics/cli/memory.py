@@ -233,7 +233,7 @@ def dump(
     output: Path = typer.Option(..., "-o", "--output"),
     vma: Optional[str] = typer.Option(None, "--vma", help="The mapping that contains this address."),
     rng: Optional[str] = typer.Option(None, "--range", help="START-END (hex)."),
-    all_: bool = typer.Option(False, "--all", help="Every mapping, at offset = address - lowest address."),
+    all_: bool = typer.Option(False, "--all", help="Every mapping, back to back; OUT.map.json says where each is."),
     docker_root: Optional[Path] = DockerRootOpt, container: Optional[str] = ContainerOpt,
 ) -> None:
     """Write raw memory to a file. Bytes CRIU did not dump are left as holes (a sparse file) and listed."""
@@ -245,30 +245,42 @@ def dump(
         v = space.vma_at(parse_int(vma))
         if v is None:
             raise ForensicsError(f"pid {pid}: no mapping contains {vma}")
-        start, end = v.start, v.end
+        spans = [(v.start, v.end)]
     elif rng is not None:
-        start, end = parse_range(rng)
+        spans = [parse_range(rng)]
     else:
-        start, end = space.vmas[0].start, max(v.end for v in space.vmas if v.kind != "vsyscall")
+        # Every mapping back to back: one sparse file over the whole address space would be 128 TiB.
+        spans = [(v.start, v.end) for v in space.vmas if v.kind not in ("vsyscall", "vvar")]
     written = 0
     gaps: list[tuple[int, int]] = []
-    with open(output, "wb") as out:
-        out.truncate(end - start)
-        addr = start
-        for seg_addr, data, _v in space.segments():
-            if seg_addr + len(data) <= start or seg_addr >= end:
-                continue
-            lo, hi = max(seg_addr, start), min(seg_addr + len(data), end)
-            if lo > addr:
-                gaps.append((addr, lo))
-            out.seek(lo - start)
-            out.write(data[lo - seg_addr:hi - seg_addr])
-            written += hi - lo
-            addr = hi
-        if addr < end:
-            gaps.append((addr, end))
+    index = []
+    try:
+        with open(output, "wb") as out:
+            base = 0
+            for start, end in spans:
+                out.truncate(base + end - start)
+                addr = start
+                for seg_addr, data, _v in space.segments():
+                    if seg_addr + len(data) <= start or seg_addr >= end:
+                        continue
+                    lo, hi = max(seg_addr, start), min(seg_addr + len(data), end)
+                    if lo > addr:
+                        gaps.append((addr, lo))
+                    out.seek(base + lo - start)
+                    out.write(data[lo - seg_addr:hi - seg_addr])
+                    written += hi - lo
+                    addr = hi
+                if addr < end:
+                    gaps.append((addr, end))
+                index.append({"start": start, "end": end, "file_offset": base})
+                base += end - start
+        if all_:
+            Path(f"{output}.map.json").write_text(json.dumps(index, indent=1) + "\n")
+    except OSError as e:
+        raise ForensicsError(f"cannot write: {e.strerror}", output) from None
     err = make_console(stderr=True)
-    err.print(f"wrote {written} dumped bytes of 0x{start:x}-0x{end:x} to {output}")
+    err.print(f"wrote {written} dumped bytes of {len(spans)} range(s) to {output}"
+              + (f" (where each mapping landed: {output}.map.json)" if all_ else ""))
     for lo, hi in gaps[:50]:
         err.print(f"  not in the checkpoint: 0x{lo:x}-0x{hi:x} (left as a hole)")
     if len(gaps) > 50:

@@ -38,6 +38,19 @@ class Images(Protocol):
     def warn(self, message: str) -> None: ...
 
 
+def text(value: Any) -> str:
+    """A string field as text. With proto2, protobuf's upb backend hands back `bytes` when the field is
+    not valid UTF-8 (a damaged or hostile image); the model always gets text, undecodable bytes escaped."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return value
+
+
+def topt(msg: Message, name: str) -> str | None:
+    value = opt(msg, name)
+    return None if value is None else text(value)
+
+
 def has(msg: Message, name: str) -> bool:
     try:
         return msg.HasField(name)
@@ -55,6 +68,12 @@ GP_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax
            "orig_ax", "ip", "cs", "flags", "sp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")
 
 
+def _vector_regs(words: Iterable[int]) -> list[str]:
+    """128-bit registers (xmm, st, ymm upper halves) as hex, from the u32 words CRIU stores them in."""
+    raw = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in words)
+    return [raw[i:i + 16].hex() for i in range(0, len(raw), 16)]
+
+
 def registers(core: Message) -> Registers | None:
     if has(core, "thread_info"):
         ti = core.thread_info
@@ -63,15 +82,11 @@ def registers(core: Message) -> Registers | None:
         if has(ti, "fpregs"):
             fp = ti.fpregs
             fpu = {"mxcsr": fp.mxcsr, "cwd": fp.cwd, "swd": fp.swd,
-                   "xmm": [bytes(struct.pack("<4I", *fp.xmm_space[i:i + 4])).hex()
-                           for i in range(0, len(fp.xmm_space), 4)],
-                   "st": [bytes(struct.pack("<4I", *fp.st_space[i:i + 4])).hex()
-                          for i in range(0, len(fp.st_space), 4)]}
+                   "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space)}
             if has(fp, "xsave"):
                 xs = fp.xsave
                 fpu["xstate_bv"] = xs.xstate_bv
-                fpu["ymmh"] = [bytes(struct.pack("<4I", *xs.ymmh_space[i:i + 4])).hex()
-                               for i in range(0, len(xs.ymmh_space), 4)]
+                fpu["ymmh"] = _vector_regs(xs.ymmh_space)
         return Registers("x86_64", gp, fpu)
     for arch_field, arch in (("ti_aarch64", "aarch64"), ("ti_arm", "arm"), ("ti_ppc64", "ppc64"),
                              ("ti_s390", "s390"), ("ti_riscv64", "riscv64"), ("ti_mips", "mips"),
@@ -101,7 +116,7 @@ def creds(tc: Message) -> Creds | None:
     return Creds(uids=(c.uid, c.euid, c.suid, c.fsuid), gids=(c.gid, c.egid, c.sgid, c.fsgid),
                  groups=list(c.groups), cap_inh=cap(c.cap_inh), cap_prm=cap(c.cap_prm), cap_eff=cap(c.cap_eff),
                  cap_bnd=cap(c.cap_bnd), cap_amb=cap(c.cap_amb), secbits=c.secbits,
-                 no_new_privs=opt(c, "no_new_privs"), lsm_profile=opt(c, "lsm_profile"))
+                 no_new_privs=opt(c, "no_new_privs"), lsm_profile=topt(c, "lsm_profile"))
 
 
 def thread(tid: int, core: Message) -> Thread:
@@ -119,7 +134,7 @@ def thread(tid: int, core: Message) -> Thread:
         blocked = core.tc.blk_sigset
     return Thread(
         tid=tid,
-        comm=opt(tcore, "comm") if tcore is not None else None,
+        comm=topt(tcore, "comm") if tcore is not None else None,
         blocked_signals=blocked,
         registers=regs,
         creds=creds(tcore) if tcore is not None else None,
@@ -143,7 +158,7 @@ def process(entry: Message, images: Images) -> Process:
     state = TASK_STATES.get(tc.task_state, f"state {tc.task_state}") if tc is not None else "unknown"
     proc = Process(
         pid=pid, ppid=entry.ppid, pgid=entry.pgid, sid=entry.sid,
-        comm=tc.comm if tc is not None else "?",
+        comm=text(tc.comm) if tc is not None else "?",
         state=state,
         exit_code=tc.exit_code if tc is not None and state == "dead" else None,
         threads=[thread(tid, cores[tid]) for tid in entry.threads if tid in cores],
@@ -180,10 +195,12 @@ def namespaces(ids: Message) -> dict[str, int]:
 # ------------------------------------------------------------------ files
 
 def _addr(family: int, words: Iterable[int]) -> str:
-    raw = b"".join(struct.pack("<I", w) for w in words)  # network-order bytes, stored as host u32 words
-    if family == socket.AF_INET:
-        return str(ipaddress.IPv4Address(raw[:4])) if raw else "0.0.0.0"
-    return str(ipaddress.IPv6Address(raw[:16])) if raw else "::"
+    """An address stored as u32 words holding network-order bytes; a forged word count is padded or cut
+    to the family's size rather than trusted."""
+    raw = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in words)
+    if family == socket.AF_INET6:
+        return str(ipaddress.IPv6Address(raw[:16].ljust(16, b"\0")))
+    return str(ipaddress.IPv4Address(raw[:4].ljust(4, b"\0")))
 
 
 def _hostport(family: int, words: Iterable[int], port: int) -> str:
@@ -207,7 +224,7 @@ def file_object(fe: Message, ctx: FileContext) -> f.FileObject:
     fid = fe.id
     if has(fe, "reg"):
         r = fe.reg
-        return f.RegularFile(fid, path=r.name, flags=r.flags, pos=r.pos, size=opt(r, "size"),
+        return f.RegularFile(fid, path=text(r.name), flags=r.flags, pos=r.pos, size=opt(r, "size"),
                              mode=opt(r, "mode"), deleted=fid in ctx.deleted, mnt_id=opt(r, "mnt_id"))
     if has(fe, "pipe"):
         data = ctx.pipe_data.get(fe.pipe.pipe_id)
@@ -268,7 +285,7 @@ def file_object(fe: Message, ctx: FileContext) -> f.FileObject:
     if has(fe, "memfd"):
         m = fe.memfd
         inode = ctx.memfd_inodes.get(m.inode_id)
-        return f.Memfd(fid, name=inode.name if inode is not None else "?",
+        return f.Memfd(fid, name=text(inode.name) if inode is not None else "?",
                        size=inode.size if inode is not None else 0, pos=m.pos,
                        seals=inode.seals if inode is not None else 0,
                        shmid=inode.shmid if inode is not None else None)
@@ -312,7 +329,7 @@ class FileContext:
 
     def reg_name(self, fid: int) -> str | None:
         fe = self.files.get(fid)
-        return fe.reg.name if fe is not None and has(fe, "reg") else None
+        return text(fe.reg.name) if fe is not None and has(fe, "reg") else None
 
     def object(self, fid: int) -> f.FileObject | None:
         if fid not in self._objects:
@@ -390,12 +407,12 @@ def mounts(images: Images, mnt_ns_ids: Iterable[int]) -> list[Mount]:
         for m in images.entries(f"mountpoints-{ns}.img"):
             fstype = MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
             if fstype == "auto" and has(m, "fsname"):
-                fstype = m.fsname
+                fstype = text(m.fsname)
             out.append(Mount(
-                mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, mountpoint=m.mountpoint, fstype=fstype,
-                source=opt(m, "source") or "", options=opt(m, "options") or "", root=m.root,
+                mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, mountpoint=text(m.mountpoint), fstype=fstype,
+                source=topt(m, "source") or "", options=topt(m, "options") or "", root=text(m.root),
                 flags=m.flags, sb_flags=opt(m, "sb_flags") or 0, shared_id=opt(m, "shared_id") or 0,
-                master_id=opt(m, "master_id") or 0, external=opt(m, "ext_key") or opt(m, "ext_mount") or None,
+                master_id=opt(m, "master_id") or 0, external=topt(m, "ext_key") or opt(m, "ext_mount") or None,
                 root_dev=m.root_dev, ns_id=ns,
             ))
     return sorted(out, key=lambda m: (m.ns_id, m.mnt_id))

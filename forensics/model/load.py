@@ -7,7 +7,6 @@ byte offset, and what decoded before the damage is still used.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
@@ -30,6 +29,7 @@ from forensics.model.process import Process
 from forensics.model.vma import Vma
 
 PAGE_SIZE = 4096
+MAX_TMPFS_MEMBERS = 100_000
 AT_PAGESZ = 6
 
 
@@ -236,15 +236,53 @@ def _tmpfs(images: ImageSet, mounts_by_dev: dict[int, str]) -> list[TmpfsArchive
         dev = int(m.group(1))
         arch = TmpfsArchive(name, dev, mounts_by_dev.get(dev))
         try:
-            with tarfile.open(fileobj=io.BytesIO(gzip.decompress(images.raw(name).tobytes())), mode="r:") as tar:
-                for member in tar.getmembers():
+            # Streamed: members are listed as they pass, so memory stays small whatever the archive
+            # claims, and a damaged archive keeps the members before the damage.
+            with tarfile.open(fileobj=io.BytesIO(images.raw(name)), mode="r|gz") as tar:
+                for member in tar:
+                    if len(arch.members) >= MAX_TMPFS_MEMBERS:
+                        images.warn(f"{name}: more than {MAX_TMPFS_MEMBERS} files; listing cut")
+                        break
                     kind = "dir" if member.isdir() else "symlink" if member.issym() else \
                         "file" if member.isfile() else "other"
                     arch.members.append(TarMember(member.name, member.size, member.mode, int(member.mtime), kind))
-        except (OSError, tarfile.TarError, EOFError) as e:
-            images.errors.append(f"{images.directory / name}: tmpfs archive unreadable: {e}")
+        except Exception as e:  # noqa: BLE001 - the stdlib's tar/gzip readers raise TypeError and
+            # friends on hostile headers (seen while fuzzing); a damaged archive is a finding, not a crash.
+            images.errors.append(f"{images.directory / name}: tmpfs archive unreadable after "
+                                 f"{len(arch.members)} files: {e}")
         out.append(arch)
     return out
+
+
+def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memory, ck: Checkpoint,
+             mnt_ns: set[int], ns_members: dict[tuple[str, int], list[int]], uts_ids: set[int]) -> Process:
+    proc = build.process(entry, images)
+    ids = images.entries(f"ids-{proc.pid}.img")
+    if ids:
+        proc.namespaces = build.namespaces(ids[0])
+        for kind, ns_id in proc.namespaces.items():
+            ns_members[(kind, ns_id)].append(proc.pid)
+        if "mnt" in proc.namespaces:
+            mnt_ns.add(proc.namespaces["mnt"])
+        if "uts" in proc.namespaces:
+            uts_ids.add(proc.namespaces["uts"])
+        proc.fds = build.fds(ids[0].files_id, ctx, images)
+    fs = images.entries(f"fs-{proc.pid}.img")
+    if fs:
+        proc.cwd = ctx.reg_name(fs[0].cwd_id)
+        proc.root = ctx.reg_name(fs[0].root_id)
+        proc.umask = fs[0].umask
+    mm = images.entries(f"mm-{proc.pid}.img")
+    if mm:
+        proc.vmas = build.vmas(mm[0], ctx)
+        if build.has(mm[0], "exe_file_id"):
+            proc.exe = ctx.reg_name(mm[0].exe_file_id)
+        space = address_space(proc, mm[0], memory, ctx)
+        if space is not None:
+            ck.memory[proc.pid] = space
+            count_pages(proc, space)
+            argv_env(proc, mm[0], space, images.warn)
+    return proc
 
 
 def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Checkpoint:
@@ -283,44 +321,23 @@ def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Check
     ns_members: dict[tuple[str, int], list[int]] = defaultdict(list)
     uts_ids: set[int] = set()
     for entry in pstree:
-        proc = build.process(entry, images)
-        ids = images.entries(f"ids-{proc.pid}.img")
-        if ids:
-            proc.namespaces = build.namespaces(ids[0])
-            for kind, ns_id in proc.namespaces.items():
-                ns_members[(kind, ns_id)].append(proc.pid)
-            if "mnt" in proc.namespaces:
-                mnt_ns.add(proc.namespaces["mnt"])
-            if "uts" in proc.namespaces:
-                uts_ids.add(proc.namespaces["uts"])
-            proc.fds = build.fds(ids[0].files_id, ctx, images)
-        fs = images.entries(f"fs-{proc.pid}.img")
-        if fs:
-            proc.cwd = ctx.reg_name(fs[0].cwd_id)
-            proc.root = ctx.reg_name(fs[0].root_id)
-            proc.umask = fs[0].umask
-        mm = images.entries(f"mm-{proc.pid}.img")
-        if mm:
-            proc.vmas = build.vmas(mm[0], ctx)
-            if build.has(mm[0], "exe_file_id"):
-                proc.exe = ctx.reg_name(mm[0].exe_file_id)
-            space = address_space(proc, mm[0], memory, ctx)
-            if space is not None:
-                ck.memory[proc.pid] = space
-                count_pages(proc, space)
-                argv_env(proc, mm[0], space, images.warn)
-        procs.append(proc)
+        try:
+            procs.append(_process(entry, images, ctx, memory, ck, mnt_ns, ns_members, uts_ids))
+        except Exception as e:  # noqa: BLE001 - forged values must cost one process, not the report
+            images.errors.append(f"{directory}: internal error decoding pid {entry.pid}: {type(e).__name__}; "
+                                 "this is a bug in forensics, please report it")
     ck.processes = _tree_order(procs)
+
     if not pstree and not info.pre_dump:
         images.errors.append(f"{directory / 'pstree.img'}: no process tree decoded")
     ck.mounts = build.mounts(images, mnt_ns)
     ck.namespaces = [NamespaceUse(k, i, sorted(p)) for (k, i), p in sorted(ns_members.items())]
     for cg in images.entries("cgroup.img")[:1]:
-        ck.cgroups = [CgroupSet(s.id, {c.name: c.path for c in s.ctls}) for s in cg.sets]
+        ck.cgroups = [CgroupSet(s.id, {build.text(c.name): build.text(c.path) for c in s.ctls}) for s in cg.sets]
     for uts in sorted(uts_ids):
         got = images.entries(f"utsns-{uts}.img")
         if got:
-            ck.hostname, ck.domainname = got[0].nodename, got[0].domainname
+            ck.hostname, ck.domainname = build.text(got[0].nodename), build.text(got[0].domainname)
             break
     by_dev = {m.root_dev: m.mountpoint for m in ck.mounts if m.fstype in ("tmpfs", "devtmpfs")}
     ck.tmpfs = _tmpfs(images, by_dev)
