@@ -9,3 +9,5 @@ if ! "$PY" -m venv --help >/dev/null 2>&1; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# The HTML report's browser tests drive Debian's Chromium headless; only root can install it.
+if [ "$(id -u)" = 0 ] && [ ! -x /usr/bin/chromium ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi

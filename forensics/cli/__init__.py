@@ -37,7 +37,7 @@ def _root(
 
 def _register() -> None:
     """Command groups live in their own modules; importing them adds their commands to `app`."""
-    from forensics.cli import diff, doctor, inspect, memory, report, timeline  # noqa: F401
+    from forensics.cli import diff, doctor, inspect, ls, memory, report, timeline  # noqa: F401
 
 
 def main() -> None:

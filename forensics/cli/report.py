@@ -23,14 +23,16 @@ from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render import html
 from forensics.render.progress import scan_progress
+from forensics.symbols.resolve import BinaryResolver
 
 DOCKER_TIMEOUT = 60
 CHECKPOINT_TIMEOUT = 900
 
 
 def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path, reveal: bool,
-                binaries: Path | None) -> html.Report:
-    symbols = [html.BinarySymbols(ck, binaries) if binaries else None for ck in checkpoints]
+                rootfs: list[Path] | None, binary: list[str] | None) -> html.Report:
+    resolver = BinaryResolver.from_options(rootfs, binary)
+    symbols = [None if resolver.empty else html.BinarySymbols(ck, resolver) for ck in checkpoints]
     try:
         total = sum(scan_size(ck, VmaFilter()) for ck in checkpoints[1:])
         with scan_progress(total, "diff") as progress:
@@ -55,14 +57,16 @@ def report(
                                                                             "by name in."),
     container: Optional[str] = typer.Option(None, "--container", help="Container name or id, when a checkpoint "
                                                                       "name is ambiguous."),
-    binaries: Optional[Path] = typer.Option(None, "--binaries", help="A directory with the container's binaries "
-                                            "(looked up by their path inside the container, then by file name): "
-                                            "names thread stops and changed variables."),
+    rootfs: Optional[list[Path]] = typer.Option(None, "--rootfs", help="Where the container's binaries are "
+                                                "(repeatable): names thread stops and changed variables."),
+    binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable)."),
 ) -> None:
-    """One self-contained HTML report: overview, findings, process tree, processes, memory maps, mounts; with
-    several checkpoints also what changed between them and a timeline of every value that moved."""
+    """One self-contained HTML file: findings, processes, memory maps, mounts; and what changed over time.
+
+    With several checkpoints (oldest first) it also shows the changes between consecutive ones and a timeline
+    of every value that moved. The page loads nothing from anywhere; open it in any browser."""
     cks = [load_checkpoint(c, docker_root=docker_root, container=container) for c in checkpoints]
-    make_report(checkpoints, cks, output, reveal, binaries)
+    make_report(checkpoints, cks, output, reveal, rootfs, binary)
     print(f"report: {output}")
     if any(ck.partial for ck in cks):
         print("forensics: partial result: some evidence could not be read (listed at the top of the report)",
@@ -119,7 +123,9 @@ def capture(
     docker_root: Optional[Path] = typer.Option(None, "--docker-root", help="The daemon's data root as seen from "
                                                                             "here (default: what `docker info` says)."),
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values in the report."),
-    binaries: Optional[Path] = typer.Option(None, "--binaries", help="A directory with the container's binaries."),
+    rootfs: Optional[list[Path]] = typer.Option(None, "--rootfs", help="Where the container's binaries are "
+                                                "(repeatable)."),
+    binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable)."),
 ) -> None:
     """Checkpoint a running container (it keeps running) and write its report beside the checkpoint."""
     name = name or default_name()
@@ -142,7 +148,7 @@ def capture(
                              "root as seen from this machine")
     ck = load_checkpoint(ckdir)
     out = checkpoints_dir / f"{name}.report.html"
-    make_report([str(ckdir)], [ck], out, reveal, binaries)
+    make_report([str(ckdir)], [ck], out, reveal, rootfs, binary)
     print(f"checkpoint: {ckdir}")
     print(f"report: {out}")
     if ck.partial:

@@ -254,20 +254,30 @@ def open_image(path: str | os.PathLike[str]) -> Image:
             head = f.read(8)
     except OSError as exc:
         raise ImageError(f"cannot open: {exc.strerror}", p) from None
+    return _classify(p, head, st.st_size, None)
+
+
+def open_image_data(path: str | os.PathLike[str], data: memoryview) -> Image:
+    """The same for bytes already at hand (a member of an archive read in place): `path` names it in
+    errors and its file name tells raw kinds apart; nothing is copied."""
+    return _classify(Path(path), bytes(data[:8]), len(data), data)
+
+
+def _classify(p: Path, head: bytes, size: int, view: memoryview | None) -> Image:
     by_name = kind_by_filename(p.name)
     if by_name is not None and by_name.layout is Layout.RAW and by_name.magic == RAW_IMAGE:
-        return Image(p, by_name, None, st.st_size)
+        return Image(p, by_name, None, size, _view=view)
     try:
         header = parse_header(memoryview(head), str(p))
     except ImageError as exc:
-        return Image(p, by_name or UNKNOWN, None, st.st_size, _header_errors=[exc])
+        return Image(p, by_name or UNKNOWN, None, size, _header_errors=[exc], _view=view)
     if header is None:
         if by_name is None:
-            return Image(p, UNKNOWN, None, st.st_size)
+            return Image(p, UNKNOWN, None, size, _view=view)
         what = "file is empty" if not head else f"first word {head[:4].hex(' ')} is no CRIU magic"
-        return Image(p, by_name, None, st.st_size, _header_errors=[ImageError(what, p, 0)])
+        return Image(p, by_name, None, size, _header_errors=[ImageError(what, p, 0)], _view=view)
     kind = BY_MAGIC[header.magic]
-    image = Image(p, kind, header, st.st_size)
+    image = Image(p, kind, header, size, _view=view)
     if by_name is not None and by_name is not kind:
         image.warnings.append(f"the file name says {by_name.name} but the magic says {kind.name}")
     if header.prefix is not kind.prefix:

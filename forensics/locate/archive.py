@@ -26,6 +26,7 @@ import tarfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from forensics.errors import ArchiveError, NotACheckpoint
 from forensics.locate import engines
@@ -242,28 +243,42 @@ def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, r
             dest = root / "members" / name
         try:
             os.makedirs(dest.parent, mode=0o700, exist_ok=True)
-            out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             index.warnings.append(f"member {name!r} could not be kept ({exc.strerror}); skipped")
             continue
-        written = 0
         try:
-            src = tar.extractfile(ti)
-            assert src is not None
-            while chunk := src.read(STREAM_BUFFER):
-                os.write(out, chunk)
-                written += len(chunk)
-        except READ_ERRORS as exc:
-            os.close(out)
+            with os.fdopen(fd, "wb") as out:
+                written = _copy(tar, ti, name, out)
+        except OSError as exc:          # the last buffered write, at close
             dest.unlink()
-            raise _Stop(f"member {name!r} ({ti.size} bytes at decompressed offset {ti.offset_data}) is cut off "
-                        f"after {written} bytes ({exc}); it and everything after it are skipped") from None
+            raise _Stop(f"member {name!r} could not be written to the scratch directory ({exc.strerror}); "
+                        "the rest of the archive is not read") from None
         except BaseException:
-            os.close(out)
             dest.unlink()
             raise
-        os.close(out)
         index._put(name, Member(MappedFile(dest, written), ti.offset, ti.mtime))
+
+
+def _copy(tar: tarfile.TarFile, ti: tarfile.TarInfo, name: str, out: BinaryIO) -> int:
+    """Copy one member's bytes from the stream to `out`; _Stop if the stream or the disk gives out."""
+    src = tar.extractfile(ti)
+    assert src is not None
+    written = 0
+    while True:
+        try:
+            chunk = src.read(STREAM_BUFFER)
+        except READ_ERRORS as exc:
+            raise _Stop(f"member {name!r} ({ti.size} bytes at decompressed offset {ti.offset_data}) is cut off "
+                        f"after {written} bytes ({exc}); it and everything after it are skipped") from None
+        if not chunk:
+            return written
+        try:
+            out.write(chunk)
+        except OSError as exc:
+            raise _Stop(f"member {name!r} could not be written to the scratch directory {exc.filename or ''} "
+                        f"({exc.strerror}); the rest of the archive is not read") from None
+        written += len(chunk)
 
 
 # ------------------------------------------------------------------ the source

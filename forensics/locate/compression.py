@@ -3,13 +3,14 @@
 The file name is never consulted: Podman 5 writes zstd for `--export x.tar.gz`, and containerd's CRI writes
 a gzip stream named `rootfs-diff.tar`.
 
-| compression | magic (first bytes)                        | reader                      |
-|-------------|--------------------------------------------|-----------------------------|
-| gzip        | 1f 8b                                      | gzip.GzipFile (multi-member)|
-| zstd        | 28 b5 2f fd, or a skippable frame 5? 2a 4d 18 | zstandard stream_reader  |
-| bzip2       | "BZh" + block size digit '1'..'9'          | bz2.BZ2File                 |
-| xz          | fd "7zXZ" 00                               | lzma.LZMAFile               |
-| none        | a tar header: "ustar" at 257, or a valid header checksum (v7 tar) | read in place |
+| compression | magic (first bytes)                            | reader                        |
+|-------------|------------------------------------------------|-------------------------------|
+| gzip        | 1f 8b                                          | gzip.GzipFile (multi-member)  |
+| zstd        | 28 b5 2f fd, or a skippable frame 5? 2a 4d 18  | zstandard stream_reader       |
+| bzip2       | "BZh" + block size digit '1'..'9'              | bz2.BZ2File                   |
+| xz          | fd "7zXZ" 00                                   | lzma.LZMAFile                 |
+| none        | a tar header: "ustar" at 257, or a valid       | read in place                 |
+|             | header checksum (v7 tar)                       |                               |
 
 Decompression bombs: `GuardedReader` counts the bytes it has produced and refuses to go past
 `Limits.max_bytes`, or past `Limits.max_ratio` times the compressed bytes consumed once more than

@@ -98,6 +98,13 @@ def find_by_name(root: Path, name: str, container: str | None) -> DockerCheckpoi
         raise NotACheckpoint("is neither a path nor a Docker checkpoint name", name)
     if is_image_dir(root / name) and not (root / "containers").is_dir():
         return DockerCheckpoint(root / name, None)   # a --checkpoint-dir
+    try:
+        os.listdir(root / "containers")
+    except PermissionError:
+        raise NotACheckpoint(f"no such path, and the Docker data root {root} cannot be read (permission denied; "
+                             "it is readable by root only)", name) from None
+    except OSError:
+        pass
     if not (root / "containers").is_dir():
         raise NotACheckpoint(f"no such path, and {root} is not a Docker data root (no containers/) nor a "
                              f"--checkpoint-dir holding {name}/inventory.img", name)

@@ -1,15 +1,18 @@
 """What each container engine's own files say about the checkpointed container.
 
-| engine     | file (where)                                  | fields used                                        |
-|------------|-----------------------------------------------|----------------------------------------------------|
-| Docker     | containers/<id>/config.v2.json                | ID, Name (leading "/"), Config.Image, Created      |
-| Podman     | config.dump (libpod ContainerConfig)          | id, name, rootfsImageName, createdTime, runtime,   |
-|            | spec.dump annotation io.container.manager=libpod | checkpointedTime if present                     |
-| CRI-O      | spec.dump annotations (io.container.manager=cri-o) | io.kubernetes.cri-o.Metadata {"name"},       |
-|            |                                               | .ContainerID, .ImageName, .Created,                |
-|            |                                               | io.kubernetes.pod.name / .namespace                |
-| containerd | config.dump + spec.dump annotations           | io.kubernetes.cri.container-name, .image-name,     |
-|            | io.kubernetes.cri.* (or a status.dump member)  | .sandbox-name, .sandbox-namespace                  |
+| engine     | file                                     | fields used                                          |
+|------------|------------------------------------------|------------------------------------------------------|
+| Docker     | containers/<id>/config.v2.json           | ID, Name (leading "/" dropped), Config.Image,        |
+|            |                                          | Created                                              |
+| Podman     | config.dump (libpod's ContainerConfig);  | id, name, rootfsImageName, runtime, createdTime,     |
+|            | spec.dump annotation                     | checkpointedTime if present                          |
+|            | io.container.manager=libpod              |                                                      |
+| CRI-O      | spec.dump annotations                    | io.kubernetes.cri-o.Metadata {"name"}, .ContainerID, |
+|            | (io.container.manager=cri-o)             | .ImageName, .Created; io.kubernetes.pod.name,        |
+|            |                                          | .namespace                                           |
+| containerd | config.dump; spec.dump annotations       | io.kubernetes.cri.container-name, .image-name,       |
+|            | io.kubernetes.cri.* (or a status.dump    | .sandbox-name, .sandbox-namespace                    |
+|            | member)                                  |                                                      |
 
 The engine of an archive is told as checkpointctl does (`internal/container.go: getContainerInfo`): by the
 spec.dump annotation io.container.manager ("libpod" = Podman, "cri-o" = CRI-O); otherwise containerd when

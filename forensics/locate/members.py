@@ -5,33 +5,35 @@ tarfile.extractall and never recreated as links, devices or fifos; only the byte
 served (in place, or spilled into the tool's own scratch directory under a checked name). Each rule below
 either skips the member with a warning recorded on the source, or stops reading the archive:
 
-| member                                                  | decision                                          |
-|---------------------------------------------------------|---------------------------------------------------|
-| absolute name ("/etc/x"), or a ".." component            | skipped, warning                                  |
-| empty name, NUL in the name, "." / "./" (the root entry) | skipped (warning unless it is the root directory) |
-| directory                                               | noted, nothing to serve                            |
-| regular file (also contiguous, "7")                      | served                                            |
-| the same file name again                                 | the LAST copy is served (what `tar x` and a       |
-|                                                         | runtime's restore would end up with), warning      |
-|                                                         | naming both offsets                                |
-| symlink named `<images dir>/parent`                      | kept as the incremental-dump link, resolved by     |
-|                                                         | name inside the archive, never on the filesystem;  |
-|                                                         | a target that leaves the archive is refused        |
-| any other symlink (e.g. to /etc)                         | skipped, warning: links are never followed         |
-| a member whose path goes through a symlink member         | skipped, warning (the write-through-link attack)  |
-| hard link to a regular file already in the archive       | served as that file's bytes (a tar hard link is    |
-|                                                         | "same content as member X"), no filesystem link    |
-| hard link whose target is absolute, has "..", or is not  | skipped, warning                                  |
-| an earlier regular member                                |                                                   |
-| character/block device, fifo                             | skipped, warning                                  |
-| GNU sparse file                                          | skipped, warning (its stored bytes are not the     |
-|                                                         | file's bytes, so it cannot be served in place)     |
-| any other type                                           | skipped, warning                                  |
-| size or data past the end of the archive                 | reading stops there, warning; what came before     |
-|                                                         | is kept                                            |
-| more than Limits.max_members headers                     | reading stops there, warning                       |
-| decompressed bytes past Limits.max_bytes or max_ratio    | reading stops, warning; refused (ArchiveError) if  |
-|                                                         | no CRIU image had been found by then               |
+| member                                       | decision                                                       |
+|----------------------------------------------|----------------------------------------------------------------|
+| absolute name ("/etc/x"), or a ".."          | skipped, warning                                               |
+| component                                    |                                                                |
+| empty name, NUL in the name                  | skipped, warning                                               |
+| "." or "./" (the archive root directory)     | ignored                                                        |
+| directory                                    | noted, nothing to serve                                        |
+| regular file (also contiguous, type "7")     | served                                                         |
+| the same file name again                     | the LAST copy is served (what `tar x` and a runtime's restore  |
+|                                              | end up with); warning naming both offsets                      |
+| symlink named `<images dir>/parent`          | kept as the incremental-dump link, resolved by name inside the |
+|                                              | archive, never on the filesystem; a target that leaves the     |
+|                                              | archive is refused with a warning                              |
+| any other symlink (e.g. to /etc)             | skipped, warning: links are never followed                     |
+| a member whose path goes through a symlink   | skipped, warning (the write-through-link attack)               |
+| member                                       |                                                                |
+| hard link to an earlier regular member       | served as that member's bytes (a tar hard link means "same     |
+|                                              | content as member X"); no filesystem link is made              |
+| hard link that is absolute, has "..", or     | skipped, warning                                               |
+| names no earlier regular member              |                                                                |
+| character or block device, fifo              | skipped, warning                                               |
+| GNU sparse file                              | skipped, warning (its stored bytes are not the file's bytes)   |
+| any other type                               | skipped, warning                                               |
+| size or data past the end of the archive     | reading stops there, warning; what came before is kept         |
+| more than Limits.max_members headers         | reading stops there, warning                                   |
+| decompressed bytes past Limits.max_bytes, or | reading stops, warning; refused (ArchiveError) if no CRIU      |
+| past Limits.max_ratio                        | image had been found by then                                   |
+| non-zero data after the last readable header | warning (a damaged header, or data appended to the archive)    |
+| (uncompressed)                               |                                                                |
 """
 
 from __future__ import annotations

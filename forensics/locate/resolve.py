@@ -1,14 +1,18 @@
 """From whatever the user typed to a `Source`.
 
-| the user gives                                         | opened as                                   |
-|--------------------------------------------------------|---------------------------------------------|
-| a directory with inventory.img                         | criu-dir (docker when it sits at            |
-|                                                        | containers/<id>/checkpoints/<name>)         |
-| a directory with checkpoint/inventory.img              | container-dir (unpacked Podman/CRI-O)       |
-| a file that is a tar (plain/gzip/zstd/bzip2/xz, by magic) | *-archive or tar                         |
-| a bare name ("checkpoint1") that is no path here, or any | Docker checkpoint by name under docker_root |
-| name when docker_root/container is given               | (default /var/lib/docker), or docker_root/<name> |
-|                                                        | when docker_root is a --checkpoint-dir      |
+| the user gives                                   | opened as                                                |
+|--------------------------------------------------|----------------------------------------------------------|
+| a directory with inventory.img                   | criu-dir; docker when it sits at                         |
+|                                                  | containers/<id>/checkpoints/<name> next to               |
+|                                                  | config.v2.json                                           |
+| a directory with checkpoint/inventory.img (or    | container-dir (an unpacked Podman/CRI-O/containerd       |
+| that checkpoint/ itself)                         | checkpoint)                                              |
+| a file that is a tar, plain or                   | podman-archive, crio-archive, containerd-archive, or tar |
+| gzip/zstd/bzip2/xz (told by magic)               |                                                          |
+| a bare name ("checkpoint1") that is no path      | docker: containers/*/checkpoints/<name> under            |
+| here, or any name when docker_root or container  | docker_root (default /var/lib/docker), or                |
+| is given                                         | docker_root/<name> when docker_root is a                 |
+|                                                  | --checkpoint-dir                                         |
 
 Anything else raises NotACheckpoint with one line saying what was expected.
 """

@@ -7,19 +7,22 @@ byte offset, and what decoded before the damage is still used.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
 import tarfile
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from forensics.errors import NotACheckpoint
-from forensics.images.decode import Image, open_image
+from forensics.images.decode import Image, open_image_data
+from forensics.locate.resolve import open_checkpoint
+from forensics.locate.rootfs_diff import rootfs_diff
+from forensics.locate.source import CheckpointMeta, Source
 from forensics.images.pagemap import pagemap_runs
-from forensics.memory.space import AddressSpace, MemoryGap, PageStore, layout, read_string_table
+from forensics.memory.space import PE_PARENT, AddressSpace, MemoryGap, PageStore, layout, read_string_table
 from forensics.model import build
 from forensics.model.checkpoint import (
     CgroupSet, Checkpoint, CheckpointInfo, ImageStatus, NamespaceUse, TarMember, TmpfsArchive,
@@ -34,15 +37,17 @@ AT_PAGESZ = 6
 
 
 class ImageSet:
-    """The image files of one checkpoint directory, decoded on first use."""
+    """The image files of one checkpoint (any Source: a directory, an archive read in place), decoded on
+    first use."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.names = sorted(p.name for p in directory.iterdir() if p.is_file() and not p.is_symlink())
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.directory = Path(str(source.meta.path))
+        self.names = source.list()
         self._names = set(self.names)
         self._images: dict[str, Image] = {}
         self.errors: list[str] = []
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(source.warnings)
 
     def exists(self, name: str) -> bool:
         return name in self._names
@@ -51,7 +56,7 @@ class ImageSet:
         if name not in self._names:
             return None
         if name not in self._images:
-            img = open_image(self.directory / name)
+            img = open_image_data(self.directory / name, self.source.read(name))
             self._images[name] = img
             self.warnings.extend(f"{name}: {w}" for w in img.warnings)
         return self._images[name]
@@ -80,10 +85,7 @@ class ImageSet:
         return out
 
     def raw(self, name: str) -> memoryview:
-        img = self.image(name)
-        if img is None:
-            return memoryview(b"")
-        return img.data()
+        return self.source.read(name) if name in self._names else memoryview(b"")
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -102,8 +104,9 @@ def page_size_of(mm: Any) -> int:
 class Memory:
     """Page stores of one checkpoint: per process and per shared-memory object."""
 
-    def __init__(self, images: ImageSet) -> None:
+    def __init__(self, images: ImageSet, parent: Memory | None = None) -> None:
         self.images = images
+        self.parent = parent
         self._shared: dict[int, PageStore | None] = {}
 
     def store(self, pagemap: str, page_size: int) -> PageStore | None:
@@ -117,7 +120,11 @@ class Memory:
         data = self.images.raw(pm.pages_file)
         runs, errors = layout(pm.runs, page_size, len(data), str(self.images.directory / pm.pages_file))
         self.images.errors.extend(errors)
-        return PageStore(runs, data, None, page_size, pagemap)
+        # PE_PARENT pages are read from the same pagemap in the parent checkpoint, recursively.
+        parent = self.parent.store(pagemap, page_size) if self.parent is not None else None
+        if parent is None and any(r.offset is None and r.flags & PE_PARENT for r in runs):
+            self.images.warn(f"{pagemap}: pages are in a parent checkpoint that is not available")
+        return PageStore(runs, data, parent, page_size, pagemap)
 
     def shared(self, shmid: int, page_size: int) -> PageStore | None:
         if shmid not in self._shared:
@@ -199,17 +206,22 @@ def _tree_order(procs: list[Process]) -> list[Process]:
     return out
 
 
-def _criu_version(images: ImageSet, info: CheckpointInfo, directory: Path) -> None:
-    logs = [directory / "dump.log", directory.parent / f"{directory.name}.dump.log"]
-    for log in logs:
-        try:
-            with open(log, "rb") as fh:
-                head = fh.read(4096).decode("utf-8", "replace")
-        except OSError:
-            continue
-        m = re.search(r"Version: (\S+)", head)
+def _criu_version(images: ImageSet, info: CheckpointInfo) -> None:
+    source = images.source
+    texts = []
+    if source.exists("dump.log"):
+        texts.append(("dump.log", source.read("dump.log")[:4096].tobytes()))
+    for name in source.wrapper_files():
+        if name.endswith("dump.log"):
+            texts.append((name, source.read_wrapper(name)[:4096].tobytes()))
+    beside = images.directory.parent / f"{images.directory.name}.dump.log"
+    if beside.is_file():
+        with open(beside, "rb") as fh:
+            texts.append((beside.name, fh.read(4096)))
+    for name, head in texts:
+        m = re.search(rb"Version: (\S+)", head)
         if m:
-            info.criu_version, info.criu_version_source = m.group(1), log.name
+            info.criu_version, info.criu_version_source = m.group(1).decode("ascii", "replace"), name
             return
     inv = images.entries("inventory.img")
     newest = None
@@ -285,19 +297,37 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
     return proc
 
 
-def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Checkpoint:
-    if not (directory / "inventory.img").is_file():
-        raise NotACheckpoint("no inventory.img: not a CRIU image directory", directory)
-    images = ImageSet(directory)
-    info = info or CheckpointInfo(path=str(directory), layout="criu-dir")
+def info_from(meta: CheckpointMeta) -> CheckpointInfo:
+    def iso(t: Any) -> str | None:
+        return t.isoformat() if t is not None else None
+
+    return CheckpointInfo(path=str(meta.path), layout=meta.layout, engine=meta.engine,
+                          checkpoint_name=meta.checkpoint_name, container_id=meta.container_id,
+                          container_name=meta.container_name, image=meta.image,
+                          container_created=iso(meta.created), checkpoint_time=iso(meta.checkpoint_time))
+
+
+def load_directory(directory: Path) -> Checkpoint:
+    """A CRIU image directory given by path (what tests and the bench mostly need)."""
+    return load_checkpoint(directory)
+
+
+def load_source(source: Source, depth: int = 0) -> Checkpoint:
+    if not source.exists("inventory.img"):
+        raise NotACheckpoint("no inventory.img among its images: not a CRIU checkpoint", source.meta.path)
+    images = ImageSet(source)
+    directory = images.directory
+    info = info_from(source.meta)
     ck = Checkpoint(info)
     inv = images.entries("inventory.img")
     if inv:
         info.img_version = inv[0].img_version
         info.pre_dump = build.has(inv[0], "pre_dump_mode")
-    parent = directory / "parent"
-    if parent.is_symlink():
-        info.parent = str(parent.readlink())
+    parent_source = source.parent() if depth < 32 else None
+    parent_memory = None
+    if parent_source is not None:
+        info.parent = str(parent_source.meta.path)
+        parent_memory = load_source(parent_source, depth + 1)._memory_index
     for name in images.names:
         img = images.image(name)
         assert img is not None
@@ -311,10 +341,11 @@ def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Check
         elif img.kind.name != "UNKNOWN":
             status.kind = "raw"
         info.images.append(status)
-    _criu_version(images, info, directory)
+    _criu_version(images, info)
 
     ctx = build.FileContext(images)
-    memory = Memory(images)
+    memory = Memory(images, parent_memory)
+    ck._memory_index = memory
     pstree = images.entries("pstree.img")
     procs = []
     mnt_ns: set[int] = set()
@@ -346,76 +377,17 @@ def load_directory(directory: Path, info: CheckpointInfo | None = None) -> Check
             ck.stdio = json.loads(images.raw("descriptors.json").tobytes())
         except ValueError:
             images.warn("descriptors.json is not JSON")
+    diff = rootfs_diff(source)
+    if diff is not None:
+        ck.wrapper["rootfs_diff"] = [dataclasses.asdict(e) for e in diff.entries]
+    ck.wrapper["files"] = {name: len(source.read_wrapper(name)) for name in source.wrapper_files()}
     ck.warnings = images.warnings
     ck.errors = images.errors
+    ck.source = source
     return ck
 
 
-DOCKER_ROOT = Path("/var/lib/docker")
-
-
-def _docker_config(container_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((container_dir / "config.v2.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def docker_info(images_dir: Path, name: str) -> CheckpointInfo:
-    """What Docker's layout says: `<root>/containers/<id>/checkpoints/<name>` and the container's config."""
-    info = CheckpointInfo(path=str(images_dir), layout="docker", engine="docker", checkpoint_name=name)
-    container_dir = images_dir.parent.parent
-    cfg = _docker_config(container_dir)
-    info.container_id = cfg.get("ID") or container_dir.name
-    info.container_name = (cfg.get("Name") or "").lstrip("/") or None
-    info.image = (cfg.get("Config") or {}).get("Image")
-    info.container_created = cfg.get("Created")
-    try:
-        info.checkpoint_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((images_dir / "inventory.img").stat().st_mtime))
-    except OSError:
-        pass
-    return info
-
-
-def find_docker_checkpoint(name: str, docker_root: Path, container: str | None) -> Path:
-    """The directory of Docker checkpoint `name`; `container` (name or id prefix) picks among several."""
-    base = docker_root / "containers"
-    if not base.is_dir():
-        raise NotACheckpoint(f"no such directory, and no Docker data root at {docker_root} to find a "
-                             f"checkpoint called {name!r} in (give --docker-root)", name)
-    found = []
-    for cdir in sorted(base.iterdir()):
-        ck = cdir / "checkpoints" / name
-        if not (ck / "inventory.img").is_file():
-            continue
-        if container is not None:
-            cname = (_docker_config(cdir).get("Name") or "").lstrip("/")
-            if container != cname and not cdir.name.startswith(container):
-                continue
-        found.append(ck)
-    if not found:
-        which = f" of container {container!r}" if container else ""
-        raise NotACheckpoint(f"no Docker checkpoint {name!r}{which} under {base}", name)
-    if len(found) > 1:
-        names = ", ".join(f"{(_docker_config(c.parent.parent).get('Name') or '?').lstrip('/')} "
-                          f"({c.parent.parent.name[:12]})" for c in found)
-        raise NotACheckpoint(f"checkpoint {name!r} exists for several containers: {names}; pick one with "
-                             f"--container", name)
-    return found[0]
-
-
 def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None) -> Checkpoint:
-    """A checkpoint in any form this build reads: a CRIU image directory (Docker's own checkpoint
-    directories included), or a Docker checkpoint by name under the Docker data root."""
-    path = Path(target)
-    if path.is_dir():
-        if (path / "inventory.img").is_file() and path.parent.name == "checkpoints" \
-                and (path.parent.parent / "config.v2.json").is_file():
-            return load_directory(path, docker_info(path, path.name))
-        return load_directory(path)
-    if path.exists():
-        raise NotACheckpoint("expected a CRIU image directory (with inventory.img) or a Docker checkpoint name", path)
-    if "/" in str(target):
-        raise NotACheckpoint("no such file or directory", path)
-    ck = find_docker_checkpoint(str(target), docker_root or DOCKER_ROOT, container)
-    return load_directory(ck, docker_info(ck, str(target)))
+    """A checkpoint in any form: a CRIU image directory, a Docker checkpoint by name (under the Docker
+    data root or a --checkpoint-dir), or a Podman/CRI-O/containerd archive, plain or compressed."""
+    return load_source(open_checkpoint(target, docker_root=docker_root, container=container))

@@ -33,7 +33,7 @@ from forensics.diff.compare import Diff, diff_checkpoints
 from forensics.diff.memory import Namer, ValueChange, VmaMemoryChange
 from forensics.diff.timeline import Point, monotonic, series
 from forensics.errors import ForensicsError
-from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, mask
+from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, findings, mask
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names, signal_names
@@ -41,6 +41,10 @@ from forensics.model.process import Process, Thread
 from forensics.model.vma import Vma
 
 PAGE = 4096
+# Past this many moved values (a process that rewrote its heap) the page would only get slower to read;
+# `forensics diff --json` has them all.
+MAX_VALUE_ROWS = 2000
+MAX_TRACKS = 200
 # A process's thread stop as `function+0xoff (file.c:12)`, or None when no symbol covers the address.
 Symbolize = Callable[[int, int], "str | None"]
 
@@ -245,29 +249,28 @@ def manifest(target: str | Path, ck: Checkpoint) -> list[ManifestEntry]:
 
 
 class BinarySymbols:
-    """Symbols of the container's binaries, found under a directory (by their path inside the container,
-    then by file name), for one checkpoint: `name(pid, address)` labels a thread stop, `object_at` names
-    the variable a changed value sits in (a `forensics.diff.memory.Namer`). Without the symbols package,
-    or when a file cannot be read, every answer is None."""
+    """Symbols of the container's binaries for one checkpoint, found through `resolver` (a path as the
+    container saw it -> a local file, e.g. forensics.symbols.resolve.BinaryResolver): `name(pid, address)`
+    labels a thread stop `function+0xoff (file.c:12)`, `namer` names the variable a changed value sits in
+    (a forensics.diff.memory.Namer). Without the symbols package every answer is None."""
 
-    def __init__(self, ck: Checkpoint, directory: Path) -> None:
+    def __init__(self, ck: Checkpoint, resolver: Callable[[str], Path | None]) -> None:
         self.ck = ck
-        self.directory = directory
+        self.resolver = resolver
         self._by_pid: dict[int, Any] = {}
-
-    def resolve(self, path: str) -> Path | None:
-        inside = self.directory / path.lstrip("/")
-        if inside.is_file():
-            return inside
-        by_name = self.directory / os.path.basename(path)
-        return by_name if by_name.is_file() else None
+        self.namer: Namer | None = None
+        try:
+            from forensics.symbols.stops import make_namer
+            self.namer = make_namer(ck, resolver)
+        except ImportError:
+            pass
 
     def _symbolizer(self, pid: int) -> Any:
         if pid not in self._by_pid:
             proc = self.ck.process(pid)
             try:
                 from forensics.symbols.mapping import Symbolizer
-                self._by_pid[pid] = Symbolizer(proc.vmas, self.resolve) if proc is not None else None
+                self._by_pid[pid] = Symbolizer(proc.vmas, self.resolver) if proc is not None else None
             except ImportError:
                 self._by_pid[pid] = None
         return self._by_pid[pid]
@@ -281,22 +284,6 @@ class BinarySymbols:
         except (ForensicsError, OSError, ValueError):
             return None
         return str(loc) if loc.symbol else None
-
-    def object_at(self, pid: int, address: int) -> tuple[str, int, int] | None:
-        s = self._symbolizer(pid)
-        if s is None:
-            return None
-        try:
-            mod = s.module_at(address)
-            if mod is None or mod.elf is None or mod.bias is None:
-                return None
-            found = mod.elf.lookup(address - mod.bias)
-        except (ForensicsError, OSError, ValueError):
-            return None
-        if found is None or found[0].is_code:
-            return None
-        sym = found[0]
-        return sym.name, sym.value + mod.bias, sym.size
 
     def close(self) -> None:
         for s in self._by_pid.values():
@@ -318,14 +305,13 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
     """Everything the page shows: findings of each checkpoint, diffs between consecutive ones (values named
     by the binaries' symbols when given), a timeline of every value that moved, and the evidence manifest."""
     symbols = symbols or [None] * len(checkpoints)
-    from forensics.findings.rules import findings
     sources = [Source(t, ck, findings(ck, reveal), manifest(t, ck), s.name if s else None)
                for t, ck, s in zip(targets, checkpoints, symbols)]
     report = Report(sources, command=command, version=version, reveal=reveal,
                     created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     for i in range(len(checkpoints) - 1):
         later = symbols[i + 1]
-        namer: Namer | None = later.object_at if later is not None else None
+        namer = later.namer if later is not None else None
         report.diffs.append(diff_checkpoints(checkpoints[i], checkpoints[i + 1], namer, progress))
     seen: set[tuple[int, int, str]] = set()
     for d in report.diffs:
@@ -333,6 +319,8 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
             kind = _timeline_kind(v)
             if v.noise is not None or kind is None or (v.pid, v.address, kind) in seen:
                 continue
+            if len(report.tracks) >= MAX_TRACKS:
+                break
             seen.add((v.pid, v.address, kind))
             points = series(checkpoints, v.pid, v.address, kind)
             report.tracks.append(Track(v.pid, v.address, kind, v.type, v.symbol or v.where, points,
@@ -431,7 +419,7 @@ def table(tid: str, headers: list[str], rows: Iterable[tuple[str | None, list[An
         body.append(el("tr", tds, id=rid))
     head = el("thead", el("tr", [el("th", h) for h in headers]))
     bar = None
-    if filter_:
+    if filter_ and len(body) > 1:
         bar = el("div", el("input", type="search", class_="filter", data_table=tid, placeholder=f"Filter {label}…",
                            aria_label=f"Filter {label}", autocomplete="off"),
                  el("span", f"{len(body)} rows", class_="count", id=f"{tid}-count"), class_="filterbar")
@@ -740,7 +728,12 @@ def findings_section(src: Source, ids: Ids) -> Html:
                           el("div", el("div", el("span", x.title, class_="title"), " ", el("span", x.rule, class_="tag")),
                              el("div", x.detail, class_="detail"),
                              el("div", "evidence: ", [frag(l, " ") for l in links], class_="ev") if links else None)))
-        items = el("ol", lis, class_="findings")
+        fid = ids("findings-list")
+        bar = el("div", el("input", type="search", class_="filter", data_table=fid, placeholder="Filter findings…",
+                            aria_label="Filter findings", autocomplete="off"),
+                 el("span", f"{len(lis)} rows", class_="count", id=f"{fid}-count"), class_="filterbar") \
+            if len(lis) > 10 else None
+        items = frag(bar, el("ol", lis, class_="findings", id=fid))
     return el("section", el("h3", "Findings"), el("p", "What to look at first, highest score first.", class_="note"),
               items, id=ids("findings"))
 
@@ -753,10 +746,11 @@ def process_tree(ck: Checkpoint, ids: Ids) -> Html:
     def node(p: Process) -> Html:
         placed.add(p.pid)
         kids = [by_pid[c] for c in p.children if c in by_pid and c not in placed]
-        label = frag(a(ids.pid(p.pid), str(p.pid)), " ", el("span", p.comm, class_="comm"),
-                     el("span", f"({p.state})", class_="tag bad") if p.state != "alive" else None,
-                     el("span", f"{len(p.threads)} threads", class_="tag") if len(p.threads) > 1 else None,
-                     el("span", shorten(" ".join(p.argv), 120) if p.argv else f"[{p.comm}]", class_="argv"))
+        parts = [a(ids.pid(p.pid), str(p.pid)), el("span", p.comm, class_="comm"),
+                 el("span", p.state, class_="tag bad") if p.state != "alive" else None,
+                 el("span", f"{len(p.threads)} threads", class_="tag") if len(p.threads) > 1 else None,
+                 el("span", shorten(" ".join(p.argv), 120) if p.argv else f"[{p.comm}]", class_="argv")]
+        label = frag([frag(x, " ") for x in parts if x is not None])
         if not kids:
             return el("li", el("div", label, class_="leaf"))
         descendants = _count_descendants(p, by_pid)
@@ -878,7 +872,7 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
                                              ", ".join(signal_names(t.blocked_signals)) or "-", regs]))
     parts += [el("h4", "Threads"),
               table(ids(f"pid-{p.pid}-threads"), ["TID", "COMM", "SYSCALL", "IP", "SYMBOL", "SP", "BLOCKED", ""],
-                    rows, filter_=len(rows) > 8, num=(0,), mono=(3, 4, 5), label="threads")]
+                    rows, num=(0,), mono=(3, 4, 5), label="threads")]
 
     # file descriptors
     rows = []
@@ -946,10 +940,10 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
         if handlers:
             more.append(table(ids(f"pid-{p.pid}-signals"), ["SIGNAL", "DISPOSITION", "HANDLER", "FLAGS"],
                               [(None, [str(s.signo), s.disposition, hexa(s.handler), hexa(s.flags)]) for s in handlers],
-                              filter_=False, mono=(2, 3)))
+                              mono=(2, 3)))
         if p.rlimits:
             more.append(table(ids(f"pid-{p.pid}-rlimits"), ["LIMIT", "SOFT", "HARD"],
-                              [(None, [k, str(s), str(h)]) for k, (s, h) in p.rlimits.items()], filter_=False,
+                              [(None, [k, str(s), str(h)]) for k, (s, h) in p.rlimits.items()],
                               num=(1, 2)))
         parts.append(el("details", el("summary", "signal handlers and resource limits"), more, class_="more"))
     return el("section", parts, class_="process", id=ids.pid(p.pid))
@@ -1060,6 +1054,12 @@ def diff_section(report: Report, k: int, d: Diff) -> Html:
     shown = [v for v in d.values if v.noise is None]
     noise = [v for v in d.values if v.noise is not None]
 
+    def capped(values: list[ValueChange]) -> Html:
+        if len(values) <= MAX_VALUE_ROWS:
+            return Html("")
+        return el("p", f"{len(values) - MAX_VALUE_ROWS} more not shown here; `forensics diff --json` lists them all.",
+                  class_="note")
+
     def value_rows(values: list[ValueChange], prefix: str) -> list[tuple[str | None, list[Any]]]:
         rows: list[tuple[str | None, list[Any]]] = []
         for v in values:
@@ -1081,15 +1081,16 @@ def diff_section(report: Report, k: int, d: Diff) -> Html:
         kv([("from", ck_title(report.sources[k - 1], k)), ("to", ck_title(report.sources[k], k + 1)),
             ("processes matched", f"{len(d.pairs)} (by {', '.join(sorted({p.rule for p in d.pairs})) or 'nothing'})")]),
         el("h3", "Values that moved", id=f"{did}-values"),
-        table(f"{did}-values-table", headers, value_rows(shown, f"{did}-value"), mono=(1, 4, 5), wrap=(2, 4, 5),
-              num=(0,), label="values") if shown else el("p", "No value moved outside stacks and vDSO data.",
-                                                          class_="note"),
+        table(f"{did}-values-table", headers, value_rows(shown[:MAX_VALUE_ROWS], f"{did}-value"), mono=(1, 4, 5),
+              wrap=(2, 4, 5), num=(0,), label="values") if shown
+        else el("p", "No value moved outside stacks and vDSO data.", class_="note"),
+        capped(shown),
     ]
     if noise:
         parts.append(el("details", el("summary", f"{len(noise)} changes in thread stacks and vDSO data "
                                                   "(expected in every checkpoint)"),
-                        table(f"{did}-noise-table", headers, value_rows(noise, f"{did}-noise"), mono=(1, 4, 5),
-                              wrap=(2, 4, 5), num=(0,), label="values"), class_="more"))
+                        table(f"{did}-noise-table", headers, value_rows(noise[:MAX_VALUE_ROWS], f"{did}-noise"),
+                              mono=(1, 4, 5), wrap=(2, 4, 5), num=(0,), label="values"), capped(noise), class_="more"))
     rows = []
     for c in d.changes:
         sign = {"added": "+ added", "removed": "− removed", "changed": "~ changed"}.get(c.what, c.what)
@@ -1191,9 +1192,7 @@ def toc(report: Report) -> Html:
         ids = Ids(f"ck{k}-" if multi else "")
         sub = [el("li", a(ids("findings"), f"Findings ({len(s.findings)})")),
                el("li", a(ids("process-tree"), "Process tree")),
-               el("li", a(ids("processes"), "Processes"),
-                  el("div", [a(ids.pid(p.pid), f"{p.pid} {shorten(p.comm, 16)}") for p in s.ck.processes[:200]],
-                     class_="pidlist")),
+               el("li", a(ids("processes"), f"Processes ({len(s.ck.processes)})"), pid_list(s.ck, ids)),
                el("li", a(ids("mounts"), "Mounts")), el("li", a(ids("namespaces"), "Namespaces")),
                el("li", a(ids("cgroups"), "Cgroups"))]
         if s.ck.warnings or s.ck.errors:
@@ -1204,6 +1203,13 @@ def toc(report: Report) -> Html:
             items.extend(sub)
     items.append(el("li", a("manifest", "Evidence manifest")))
     return el("nav", el("h2", "Contents"), el("ul", items), class_="toc", aria_label="Contents")
+
+
+def pid_list(ck: Checkpoint, ids: Ids) -> Html:
+    links = el("div", [a(ids.pid(p.pid), f"{p.pid} {shorten(p.comm, 16)}") for p in ck.processes], class_="pidlist")
+    if len(ck.processes) <= 12:
+        return links
+    return el("details", el("summary", "every pid"), links)
 
 
 def _asset(name: str) -> str:

@@ -4,14 +4,16 @@ which is gone after close. Every attack runs uncompressed (read in place) and gz
 
 from __future__ import annotations
 
+import gzip
 import os
 import tarfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from forensics.errors import ArchiveError, NotACheckpoint
-from forensics.locate import Limits, open_checkpoint
+from forensics.locate import Limits, Source, open_checkpoint
 from tests.locate.conftest import IMAGES, Member, podman_members, snapshot, write_archive
 
 COMPRESSIONS = ["none", "gzip", "zstd"]
@@ -44,7 +46,7 @@ def attacks(tmp_path: Path) -> dict[str, tuple[list[Member], str]]:
     }
 
 
-def _open(path: Path, limits: Limits | None = None):  # type: ignore[no-untyped-def]
+def _open(path: Path, limits: Limits | None = None) -> Source:
     return open_checkpoint(path, limits=limits)
 
 
@@ -157,8 +159,6 @@ def test_ratio_limit(tmp_path: Path, scratch_root: Path, how: str) -> None:
 
 def test_zstd_bomb_with_default_limits(tmp_path: Path, scratch_root: Path) -> None:
     """1 GiB of zeros in a few KiB of zstd: the default ratio limit stops it after 64 MiB."""
-    import zstandard
-
     ti = tarfile.TarInfo("checkpoint/pages-1.img")
     ti.size = 1 << 30
     cctx = zstandard.ZstdCompressor(level=1)
@@ -192,7 +192,6 @@ def test_not_an_archive(tmp_path: Path, scratch_root: Path, content: bytes) -> N
 
 
 def test_compressed_but_not_tar(tmp_path: Path, scratch_root: Path) -> None:
-    import gzip
     p = tmp_path / "x.tar.gz"
     p.write_bytes(gzip.compress(b"just text, no tar" * 100))
     with pytest.raises(NotACheckpoint, match="gzip-compressed, but not a tar"):

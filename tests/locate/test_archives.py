@@ -14,7 +14,14 @@ from forensics.errors import NotACheckpoint
 from forensics.locate import open_checkpoint
 from forensics.locate.compression import is_tar_header, sniff
 from tests.locate.conftest import (
-    IMAGES, PODMAN_CONFIG, Member, compress, podman_members, snapshot, tar_bytes, write_archive,
+    IMAGES,
+    PODMAN_CONFIG,
+    Member,
+    compress,
+    podman_members,
+    snapshot,
+    tar_bytes,
+    write_archive,
 )
 
 ALL = ["none", "gzip", "zstd", "bzip2", "xz"]
@@ -67,7 +74,7 @@ def test_in_place_reading_is_zero_copy(tmp_path: Path, scratch_root: Path) -> No
         assert len(backing) == 1 and isinstance(views[0].obj, mmap.mmap)   # one map of the archive
         assert src.path_of("pages-1.img") is None
         with pytest.raises(TypeError):
-            views[0][0] = 1  # type: ignore[index]
+            views[0][0] = 1
         data = archive.read_bytes()
         v = src.read("pages-1.img")
         assert data.find(IMAGES["pages-1.img"]) >= 0 and v.tobytes() == IMAGES["pages-1.img"]

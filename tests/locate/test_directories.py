@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -257,7 +258,7 @@ def test_container_dir(tmp_path: Path) -> None:
     (lambda p: p, "no such file or directory; expected a CRIU image directory"),
     (lambda p: (p.mkdir(), p)[1], "is a directory without inventory.img; expected"),
 ])
-def test_not_a_checkpoint(tmp_path: Path, make, match: str) -> None:  # type: ignore[no-untyped-def]
+def test_not_a_checkpoint(tmp_path: Path, make: Callable[[Path], Path], match: str) -> None:
     with pytest.raises(NotACheckpoint, match=match) as exc:
         open_checkpoint(make(tmp_path / "thing"))
     assert "\n" not in str(exc.value)

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from forensics.locate import Limits, find_checkpoints
 from tests.locate.conftest import (
-    IMAGES, Member, make_criu_dir, podman_members, snapshot, tar_bytes, write_archive,
+    IMAGES,
+    Member,
+    make_criu_dir,
+    podman_members,
+    snapshot,
+    tar_bytes,
+    write_archive,
 )
 from tests.locate.test_directories import make_docker_root
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from forensics.locate import Limits, list_rootfs_diff, open_checkpoint, rootfs_diff
-from tests.locate.conftest import Member, compress, make_criu_dir, podman_members, snapshot, tar_bytes, write_archive
+from tests.locate.conftest import (
+    Member,
+    compress,
+    make_criu_dir,
+    podman_members,
+    snapshot,
+    tar_bytes,
+    write_archive,
+)
 
 DIFF = [
     Member("etc", type=tarfile.DIRTYPE),

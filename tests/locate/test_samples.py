@@ -6,6 +6,8 @@ Each test runs on the bundled samples and on a fresh lab run (the `lab` fixture;
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -131,7 +133,6 @@ def reference_images(archive: Path) -> dict[str, bytes]:
     data = archive.read_bytes()
     if data[:4] == bytes.fromhex("28b52ffd"):
         data = zstandard.ZstdDecompressor().stream_reader(data).read()
-    import io
     out: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for m in tar.getmembers():
@@ -145,8 +146,6 @@ def reference_images(archive: Path) -> dict[str, bytes]:
 
 def podman_layout_tar(images_dir: Path) -> bytes:
     """The images of a real checkpoint in Podman's export layout: checkpoint/ + config.dump + spec.dump."""
-    import io
-    import json
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.add(images_dir, arcname="checkpoint", recursive=True)
@@ -200,16 +199,15 @@ def test_samples_unchanged_by_reading(sample_root: Path, tmp_path: Path, scratch
     before = tree_hash(sample_root)
     stats = {p: os.stat(p).st_mtime_ns for p in sample_root.rglob("*") if p.is_file()}
     for s in load_samples(sample_root):
-        targets: list[tuple[str | Path, dict[str, object]]] = []
+        targets: list[tuple[str | Path, Path | None, str | None]] = []
         if (a := archive_of(s)) is not None:
-            targets.append((a, {}))
+            targets.append((a, None, None))
         elif s.images is not None:
-            targets.append((s.images, {}))
+            targets.append((s.images, None, None))
             if s.entry.get("docker_root"):
-                targets.append((s.name, {"docker_root": s.root / s.entry["docker_root"],
-                                         "container": s.entry["container"]}))
-        for target, kw in targets:
-            with open_checkpoint(target, **kw) as src:  # type: ignore[arg-type]
+                targets.append((s.name, s.root / s.entry["docker_root"], s.entry["container"]))
+        for target, docker_root, container in targets:
+            with open_checkpoint(target, docker_root=docker_root, container=container) as src:
                 for n in src.list():
                     src.read(n).tobytes()
                 for w in src.wrapper_files():

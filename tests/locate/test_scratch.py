@@ -22,7 +22,9 @@ import sys, tempfile, time
 tempfile.tempdir = sys.argv[2]
 from forensics.locate import open_checkpoint
 src = open_checkpoint(sys.argv[1])
-print(src.path_of("pages-1.img"), flush=True)
+spilled = src.path_of("pages-1.img")
+assert spilled is not None and spilled.is_file()
+print(spilled, flush=True)
 if sys.argv[3] == "exit":
     sys.exit(0)            # without close(): atexit removes it
 time.sleep(60)
@@ -36,7 +38,7 @@ def run_child(archive: Path, scratch: Path, mode: str) -> tuple[subprocess.Popen
     line = p.stdout.readline().strip()
     assert line, p.stderr.read() if p.stderr else ""
     spilled = Path(line)
-    assert spilled.is_file() and spilled.is_relative_to(scratch)
+    assert spilled.is_relative_to(scratch)
     return p, spilled
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -37,8 +36,11 @@ class Browser:
     def __init__(self, width: int = 1400, height: int = 900, timeout: float = 30) -> None:
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="cf-chromium-")
-        self.proc = subprocess.Popen([str(CHROMIUM), *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Chromium's log goes to a file, not a pipe: a pipe nobody drains would fill and stall the browser.
+        self.log = Path(self.profile) / "chromium.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([str(CHROMIUM), *FLAGS, f"--user-data-dir={self.profile}/profile",
+                                          "about:blank"], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.events: list[dict[str, Any]] = []
         self._id = 0
         try:
@@ -55,23 +57,17 @@ class Browser:
             raise
 
     def _devtools_url(self) -> str:
-        assert self.proc.stderr is not None
         end = time.monotonic() + self.timeout
-        seen = []
-        os.set_blocking(self.proc.stderr.fileno(), False)
-        buf = b""
+        text = ""
         while time.monotonic() < end:
-            chunk = self.proc.stderr.read()
-            if chunk:
-                buf += chunk
-                m = re.search(rb"DevTools listening on (ws://\S+)", buf)
-                if m:
-                    return m.group(1).decode()
-                seen.append(chunk)
-            elif self.proc.poll() is not None:
+            text = self.log.read_text(errors="replace")
+            m = re.search(r"DevTools listening on (ws://\S+)", text)
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise BrowserError(f"chromium gave no DevTools URL: {buf.decode(errors='replace')[-2000:]}")
+        raise BrowserError(f"chromium gave no DevTools URL: {text[-2000:]}")
 
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
         self._id += 1

@@ -10,10 +10,12 @@ import pytest
 
 from forensics.model.load import load_checkpoint
 from forensics.render import html
+from forensics.symbols.resolve import BinaryResolver
 from tests.conftest import REPO, SAMPLES, Sample, load_samples
 
 ARTIFACTS = REPO / "test-artifacts"
-BINARIES = SAMPLES / "service-bin"
+BINARY = SAMPLES / "service-bin" / "service"
+SERVICE_PATH = "/usr/local/bin/service"
 
 
 def service_samples() -> list[Sample]:
@@ -22,11 +24,12 @@ def service_samples() -> list[Sample]:
     return found
 
 
-def build(samples: list[Sample], out: Path, reveal: bool = False, binaries: Path | None = BINARIES,
-          ) -> html.Report:
+def build(samples: list[Sample], out: Path, reveal: bool = False) -> html.Report:
+    """The report of these samples, with the service's binary for symbols (it ran as SERVICE_PATH)."""
     targets = [str(s.images) for s in samples]
     cks = [load_checkpoint(t) for t in targets]
-    symbols = [html.BinarySymbols(ck, binaries) if binaries else None for ck in cks]
+    resolver = BinaryResolver(binaries={SERVICE_PATH: BINARY})
+    symbols: list[html.BinarySymbols | None] = [html.BinarySymbols(ck, resolver) for ck in cks]
     report = html.assemble(targets, cks, reveal=reveal, symbols=symbols, command="forensics report (test)",
                            version="test")
     html.write(report, out)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LAB, REPO
+from tests.report.conftest import ARTIFACTS
 
 ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
 # The first lab run on a machine builds the rootfs (minutes); later ones start in seconds.
@@ -90,6 +91,8 @@ def test_capture_against_real_dockerd(tmp_path: Path) -> None:
         assert report == ckdir.parent / f"{ckdir.name}.report.html" and report.is_file()
         assert not any(x.suffix == ".html" for x in ckdir.iterdir())  # nothing written into the evidence
         text = report.read_text(encoding="utf-8")
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy2(report, ARTIFACTS / "capture-report.html")  # the lab removes the container and it
         assert "listens on tcp 127.0.0.1:8080" in text and "Partial result" not in text
         assert docker("inspect", "--format", "{{.State.Running}}", container) == "true"
         assert ckdir.name in docker("checkpoint", "ls", container)

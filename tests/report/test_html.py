@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
+import zstandard
+
+from forensics.model.checkpoint import Checkpoint, CheckpointInfo
 from forensics.model.files import RegularFile
 from forensics.model.load import load_checkpoint
 from forensics.render import html
 from tests.conftest import REPO, Sample
-from tests.report.conftest import build, parse
+from tests.report.conftest import BINARY, SERVICE_PATH, build, parse
 
 
 def test_self_contained_with_strict_csp(one_report: tuple[Path, html.Report]) -> None:
@@ -174,10 +179,47 @@ def test_partial_checkpoint_is_marked(service: list[Sample], tmp_path: Path) -> 
 def test_cli_writes_the_report(service: list[Sample], tmp_path: Path) -> None:
     out = tmp_path / "cli.html"
     targets = [str(s.images) for s in service]
-    p = subprocess.run([sys.executable, "-m", "forensics", "report", *targets, "-o", str(out), "--binaries",
-                        str(REPO / "samples" / "service-bin")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    p = subprocess.run([sys.executable, "-m", "forensics", "report", *targets, "-o", str(out),
+                        f"--binary={SERVICE_PATH}={BINARY}"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == f"report: {out}"
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and 'id="diff-1"' in text and 'id="timeline"' in text
     assert "forensics report" in text  # the command line that made it
+    assert "request_counter" in text and "__syscall_cancel_arch+0x" in text  # symbols from --binary
+
+
+def test_manifest_of_an_archive_hashes_it_and_its_members() -> None:
+    archive = REPO / "samples" / "podman" / "checkpoint.tar.gz"  # zstd, whatever the name says
+    ck = Checkpoint(CheckpointInfo(path=str(archive), layout="archive"))
+    entries = {e.name: e for e in html.manifest(archive, ck)}
+    assert entries[archive.name].sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+    data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(archive.read_bytes())).read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    for name, content in members.items():
+        assert entries[f"{archive.name}:{name}"].sha256 == hashlib.sha256(content).hexdigest()
+    assert sum(1 for n in entries if n.startswith(archive.name + ":")) >= len(members)
+
+
+def test_manifest_of_a_docker_checkpoint_includes_the_container_config(service: list[Sample]) -> None:
+    images = service[0].images
+    assert images is not None
+    ck = load_checkpoint(images)
+    names = {e.name for e in html.manifest(images, ck)}
+    assert "../../config.v2.json" in names and "inventory.img" in names
+
+
+def test_environment_changes_in_the_diff_are_masked(service: list[Sample], tmp_path: Path) -> None:
+    a, b = (load_checkpoint(s.images) for s in service)  # type: ignore[arg-type]
+    pb = b.process(1)
+    assert pb is not None and pb.env is not None
+    pb.env = {**pb.env, "SERVICE_TOKEN": "cf-token-CHANGED-0123456789", "DB_PASSWORD": "hunter2-hunter2"}
+    report = html.assemble([str(s.images) for s in service], [a, b], command="t", version="t")
+    out = tmp_path / "env.html"
+    html.write(report, out)
+    text = out.read_text(encoding="utf-8")
+    model = text[text.index('id="diff-1-model"'):text.index('id="diff-1-pages"')]
+    assert "SERVICE_TOKEN=" in model and "DB_PASSWORD (unset)" in model
+    for secret in (service[0].truth["service_token"], "cf-token-CHANGED-0123456789", "hunter2-hunter2"):
+        assert secret not in text

@@ -3,9 +3,11 @@
 // links that land inside collapsed or filtered parts. It never loads anything.
 (function () {
   function runFilter(input) {
-    const table = document.getElementById(input.dataset.table);
-    if (!table || !table.tBodies.length) return;
-    const rows = Array.from(table.tBodies[0].rows);
+    const target = document.getElementById(input.dataset.table);
+    if (!target) return;
+    // A table's body rows, or a list's items.
+    const rows = target.tBodies ? (target.tBodies.length ? Array.from(target.tBodies[0].rows) : [])
+      : Array.from(target.children);
     const q = input.value.trim().toLowerCase();
     let shown = 0;
     for (const row of rows) {
@@ -36,8 +38,8 @@
       if (node.tagName === "DETAILS") node.open = true;
     }
     if (target.hidden) {
-      const table = target.closest("table");
-      const input = table ? document.querySelector('input.filter[data-table="' + table.id + '"]') : null;
+      const holder = target.parentElement && target.parentElement.closest("table, ol, ul");
+      const input = holder ? document.querySelector('input.filter[data-table="' + holder.id + '"]') : null;
       if (input) { input.value = ""; runFilter(input); }
     }
     target.scrollIntoView({ block: "start" });
