@@ -40,14 +40,19 @@ class Timing:
     output: bytes
 
 
-def run(cmd: list[str], stdout_to_null: bool = False) -> Timing:
-    """One run of a command, its wall time and peak resident memory (of the child, by wait4)."""
+def run(cmd: list[str], discard: bool = False) -> Timing:
+    """One run of a command, its wall time and peak resident memory (of the child, by wait4). With
+    `discard` the output goes into a pipe that is drained and dropped, never to /dev/null: GNU cmp sees
+    /dev/null and stops at the first difference, which would not be the work being compared."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if stdout_to_null else subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=REPO)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     out = b""
-    if not stdout_to_null:
-        out = proc.stdout.read()  # type: ignore[union-attr]
+    assert proc.stdout is not None
+    if discard:
+        while proc.stdout.read(1 << 20):
+            pass
+    else:
+        out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     err = proc.stderr.read()  # type: ignore[union-attr]
@@ -153,22 +158,22 @@ def bench(sizes: list[int], runs: int) -> list[dict]:
         except RuntimeError as e:
             rows.append({"what": f"memory grep in a .tar, {size} MiB", "note": f"not run: {str(e)[-200:]}"})
 
-        ours = median(lambda: run([*FORENSICS, "diff", str(ck1), str(ck2), "--json"], stdout_to_null=True), runs)
-        ref = median(lambda: run(["cmp", "-l", pages_files(ck1)[0], pages_files(ck2)[0]], stdout_to_null=True), runs)
+        ours = median(lambda: run([*FORENSICS, "diff", str(ck1), str(ck2), "--json"], discard=True), runs)
+        ref = median(lambda: run(["cmp", "-l", pages_files(ck1)[0], pages_files(ck2)[0]], discard=True), runs)
         row(f"diff, {size} MiB, 10% of pages rewritten", ours, ref, "cmp -l pages files", 1.5)
 
-        ours = median(lambda: run([*FORENSICS, "inspect", str(tar), "--json"], stdout_to_null=True), runs)
-        ref = median(lambda: run(["tar", "-C", "/tmp", "-tf", str(tar)], stdout_to_null=True), runs)
+        ours = median(lambda: run([*FORENSICS, "inspect", str(tar), "--json"], discard=True), runs)
+        ref = median(lambda: run(["tar", "-C", "/tmp", "-tf", str(tar)], discard=True), runs)
         rows.append({"what": f"inspect of a {size} MiB .tar", "ours_s": ours.seconds, "ours_mib": ours.peak_mib,
                      "ref": "tar -tf (listing only)", "ref_s": ref.seconds, "ref_mib": ref.peak_mib,
                      "ratio": ours.seconds / ref.seconds, "target": None,
                      "met": ours.seconds < 1.0 and ours.peak_mib < 300, "note": "target: under 1 s"})
 
     procs = inputs["procs"] / "ck1"
-    ours = median(lambda: run([*FORENSICS, "inspect", str(procs), "--json"], stdout_to_null=True), runs)
+    ours = median(lambda: run([*FORENSICS, "inspect", str(procs), "--json"], discard=True), runs)
     inner = inside_root(procs)
-    ps = median(lambda: run(["chroot", str(ROOTFS), "crit", "x", inner, "ps"], stdout_to_null=True), runs)
-    fds = median(lambda: run(["chroot", str(ROOTFS), "crit", "x", inner, "fds"], stdout_to_null=True), runs)
+    ps = median(lambda: run(["chroot", str(ROOTFS), "crit", "x", inner, "ps"], discard=True), runs)
+    fds = median(lambda: run(["chroot", str(ROOTFS), "crit", "x", inner, "fds"], discard=True), runs)
     both = Timing(ps.seconds + fds.seconds, max(ps.peak_mib, fds.peak_mib), b"")
     row("inspect, 201 processes, 10,000 fds", ours, both, "crit x ps + crit x fds", 1.0)
     return rows

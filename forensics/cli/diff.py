@@ -17,8 +17,6 @@ from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
 from forensics.render import terminal
 from forensics.render.progress import scan_progress
-from forensics.symbols.resolve import BinaryResolver
-from forensics.symbols.stops import make_namer
 
 
 @app.command()
@@ -33,6 +31,9 @@ def diff(
     container: Optional[str] = typer.Option(None, "--container"),
 ) -> None:
     """Processes, fds, sockets, mounts, mappings and memory values that changed from A to B."""
+    from forensics.symbols.resolve import BinaryResolver
+    from forensics.symbols.stops import make_namer
+
     ca = load_checkpoint(a, docker_root=docker_root, container=container)
     cb = load_checkpoint(b, docker_root=docker_root, container=container)
     with scan_progress(scan_size(cb, VmaFilter()), "diff", enabled=not as_json) as progress:

@@ -10,8 +10,6 @@ import typer
 
 from forensics.cli import app
 from forensics.findings.rules import findings
-from forensics.symbols.resolve import BinaryResolver
-from forensics.symbols.stops import stops_for
 from forensics.render.terminal import make_console
 from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
@@ -39,6 +37,9 @@ def inspect(
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
+    from forensics.symbols.resolve import BinaryResolver  # capstone and pyelftools load only when used
+    from forensics.symbols.stops import stops_for
+
     ck = load_checkpoint(target, docker_root=docker_root, container=container)
     found = findings(ck, reveal)
     resolver = BinaryResolver.from_options(rootfs, binary)

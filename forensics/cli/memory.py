@@ -22,8 +22,6 @@ from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render.hexdump import hexdump
 from forensics.render.progress import scan_progress
-from forensics.symbols.resolve import BinaryResolver
-from forensics.symbols.stops import symbol_address
 
 memory_app = typer.Typer(help="Read, search, list and dump process memory.", no_args_is_help=True,
                          pretty_exceptions_show_locals=False)
@@ -40,7 +38,9 @@ ContainerOpt = typer.Option(None, "--container", help="Container name or id, whe
 
 
 def resolver_for(ck: Checkpoint, rootfs: list[Path] | None, binary: list[str] | None,
-                 docker_root: Path | None) -> BinaryResolver:
+                 docker_root: Path | None):  # noqa: ANN201 - forensics.symbols.resolve.BinaryResolver
+    from forensics.symbols.resolve import BinaryResolver
+
     return BinaryResolver.from_options(rootfs, binary)
 
 
@@ -109,6 +109,8 @@ def read(
     if (address is None) == (symbol is None):
         raise ForensicsError("give --address or --symbol")
     if symbol is not None:
+        from forensics.symbols.stops import symbol_address
+
         resolver = resolver_for(ck, rootfs, binary, docker_root)
         found = symbol_address(ck.process(pid), resolver, symbol)
         if found is None:

@@ -15,8 +15,6 @@ from forensics.errors import ForensicsError
 from forensics.memory.select import parse_int
 from forensics.model.load import load_checkpoint
 from forensics.render.terminal import make_console
-from forensics.symbols.resolve import BinaryResolver
-from forensics.symbols.stops import symbol_address
 
 
 @app.command()
@@ -37,6 +35,9 @@ def timeline(
         raise ForensicsError("give --pid and one of --address or --symbol")
     cks = [load_checkpoint(c, docker_root=docker_root, container=container) for c in checkpoints]
     if symbol is not None:
+        from forensics.symbols.resolve import BinaryResolver
+        from forensics.symbols.stops import symbol_address
+
         resolver = BinaryResolver.from_options(rootfs, binary)
         proc = next((ck.process(pid) for ck in cks if ck.process(pid) is not None), None)
         found = symbol_address(proc, resolver, symbol) if proc is not None else None

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from forensics.memory import residency
 from forensics.memory.space import AddressSpace, MemoryGap
 from forensics.model.process import Process
 from forensics.model.vma import Vma
@@ -207,11 +208,13 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
                     progress(n)
                 pos += n
         for addr, adata in _vma_segments(sa, a_vmas[(vb.start, vb.end)]):
-            for off in range(0, len(adata), PAGE):
+            off = 0
+            while off < len(adata):
                 try:
-                    sb._chunk(addr + off, 1)
+                    off += len(sb._chunk(addr + off, len(adata) - off))  # a whole run of B at once
                 except MemoryGap:
                     rec.vanished += 1
+                    off += PAGE
         if rec.total:
             changes.append(rec)
     return changes, values
@@ -240,9 +243,12 @@ def _compare_span(pid: int, addr: int, a: memoryview, b: memoryview, buf_a: byte
         if n == CHUNK:
             buf_a[:] = a[off:off + n]
             buf_b[:] = b[off:off + n]
-            if buf_a == buf_b:
-                continue
-        elif a[off:off + n].tobytes() == b[off:off + n].tobytes():
+            same = buf_a == buf_b
+        else:
+            same = a[off:off + n].tobytes() == b[off:off + n].tobytes()
+        if same:
+            residency.drop(a, off, n)
+            residency.drop(b, off, n)
             continue
         for p in range(off, off + n, PAGE):
             pa, pb = a[p:p + PAGE].tobytes(), b[p:p + PAGE].tobytes()
@@ -256,3 +262,5 @@ def _compare_span(pid: int, addr: int, a: memoryview, b: memoryview, buf_a: byte
                                           noise(addr + p)))
                 continue
             values.extend(_readings(pid, addr + p, pa, pb, _runs(positions), is_pointer, where, namer, noise))
+        residency.drop(a, off, n)
+        residency.drop(b, off, n)

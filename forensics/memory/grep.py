@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from forensics.memory.search import search_store
+from forensics.memory.search import Needle, search_store
 from forensics.memory.select import VmaFilter
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.vma import Vma
@@ -45,7 +45,7 @@ def scan_size(ck: Checkpoint, flt: VmaFilter) -> int:
     return total
 
 
-def grep(ck: Checkpoint, pattern: re.Pattern[bytes], flt: VmaFilter,
+def grep(ck: Checkpoint, pattern: Needle, flt: VmaFilter,
          progress: Callable[[int], None] | None = None) -> Iterator[Match]:
     shared_done: dict[int, list] = {}
     for pid in sorted(ck.memory):
@@ -79,8 +79,8 @@ def grep(ck: Checkpoint, pattern: re.Pattern[bytes], flt: VmaFilter,
                         yield Match(pid, addr, hit.length, vma)
 
 
-def strings_pattern(min_len: int, encoding: str) -> re.Pattern[bytes]:
+def strings_pattern(min_len: int, encoding: str) -> Needle:
     """Printable runs, as `strings` finds them: ASCII, or UTF-16LE (each char followed by a NUL)."""
     if encoding == "utf16":
-        return re.compile(rb"(?:[\x20-\x7e]\x00){%d,}" % min_len)
-    return re.compile(rb"[\x20-\x7e\t]{%d,}" % min_len)
+        return Needle(re.compile(rb"(?:[\x20-\x7e]\x00){%d,}" % min_len))
+    return Needle(re.compile(rb"[\x20-\x7e\t]{%d,}" % min_len))

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from forensics.memory import residency
 from forensics.memory.space import PE_PARENT, PageStore, Run
 
 
@@ -23,10 +24,20 @@ class Hit:
     length: int
 
 
+@dataclass(frozen=True, slots=True)
+class Needle:
+    """What to look for: always a compiled regex; also the plain bytes when the pattern is a literal
+    (then the search runs the C fast-search over the mapping, as grep -F does)."""
+
+    regex: re.Pattern[bytes]
+    literal: bytes | None = None
+
+
 def compile_pattern(pattern: str, *, regex: bool = False, hex_bytes: bool = False, ignore_case: bool = False,
-                    utf16: bool = False) -> re.Pattern[bytes]:
+                    utf16: bool = False) -> Needle:
     """The one compiled form every search uses: fixed bytes are escaped, --hex is parsed ("de ad be ef" or
     "deadbeef"), --utf16 interleaves NULs (UTF-16LE), --ignore-case folds ASCII."""
+    raw: bytes | None = None
     if hex_bytes:
         raw = bytes.fromhex(pattern.replace(" ", "").replace("\\x", ""))
         body = re.escape(raw)
@@ -37,8 +48,12 @@ def compile_pattern(pattern: str, *, regex: bool = False, hex_bytes: bool = Fals
     else:
         raw = pattern.encode("utf-16-le") if utf16 else pattern.encode("utf-8")
         body = re.escape(raw)
+    if regex:
+        raw = body
+    if not raw:
+        raise ValueError("empty pattern")
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile(body, flags)
+    return Needle(re.compile(body, flags), None if (regex or ignore_case) else raw)
 
 
 def _present_index(store: PageStore) -> tuple[list[int], list[Run]]:
@@ -46,25 +61,53 @@ def _present_index(store: PageStore) -> tuple[list[int], list[Run]]:
     return [r.offset or 0 for r in runs], runs
 
 
-def search_store(store: PageStore, pattern: re.Pattern[bytes]) -> Iterator[Hit]:
+CHUNK = 64 << 20
+REGEX_OVERLAP = 64 << 10
+
+
+def _file_hits(pages: memoryview, end: int, needle: Needle) -> Iterator[tuple[int, int]]:
+    """(offset, length) of every match in pages[:end], a window at a time; each window's pages are
+    released from memory once searched. A regex match longer than REGEX_OVERLAP that straddles two
+    windows is cut at the window's end."""
+    mapped = residency.mapping_of(pages)
+    pos = 0
+    while pos < end:
+        stop = min(pos + CHUNK, end)
+        if needle.literal is not None and mapped is not None:
+            mm, base = mapped
+            lit = needle.literal
+            hi = min(stop + len(lit) - 1, end)
+            i = mm.find(lit, base + pos, base + hi)
+            while i != -1:
+                yield i - base, len(lit)
+                i = mm.find(lit, i + 1, base + hi)
+        else:
+            hi = min(stop + (len(needle.literal) - 1 if needle.literal else REGEX_OVERLAP), end)
+            for m in needle.regex.finditer(pages[pos:hi]):
+                if m.start() >= stop - pos:
+                    break
+                yield pos + m.start(), m.end() - m.start()
+        residency.drop(pages, pos, stop - pos)
+        pos = stop
+
+
+def search_store(store: PageStore, needle: Needle) -> Iterator[Hit]:
     """Every match in a page store and its parent chain, as virtual addresses, in file order."""
     offsets, runs = _present_index(store)
     if runs:
         last = runs[-1]
         end = (last.offset or 0) + (last.end - last.start)
-        for m in pattern.finditer(store.pages, 0, end):
-            a, b = m.span()
+        for a, n in _file_hits(store.pages, end, needle):
             i = bisect.bisect_right(offsets, a) - 1
             run = runs[i]
-            addr = run.start + (a - (run.offset or 0))
-            if not _contiguous(runs, offsets, i, b):
+            if not _contiguous(runs, offsets, i, a + n):
                 continue
-            yield Hit(addr, b - a)
+            yield Hit(run.start + (a - (run.offset or 0)), n)
     if store.parent is not None:
         parent_ranges = [(r.start, r.end) for r in store.runs if r.offset is None and r.flags & PE_PARENT]
         if parent_ranges:
             starts = [s for s, _ in parent_ranges]
-            for hit in search_store(store.parent, pattern):
+            for hit in search_store(store.parent, needle):
                 j = bisect.bisect_right(starts, hit.address) - 1
                 if j >= 0 and hit.address + hit.length <= parent_ranges[j][1]:
                     yield hit
@@ -85,5 +128,5 @@ def _contiguous(runs: list[Run], offsets: list[int], i: int, end_offset: int) ->
     return True
 
 
-def count_store(store: PageStore, pattern: re.Pattern[bytes]) -> int:
-    return sum(1 for _ in search_store(store, pattern))
+def count_store(store: PageStore, needle: Needle) -> int:
+    return sum(1 for _ in search_store(store, needle))

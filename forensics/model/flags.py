@@ -61,6 +61,30 @@ MOUNT_FSTYPES = {0: "unsupported", 1: "proc", 2: "sysfs", 3: "devtmpfs", 4: "bin
 CLOCKS = {0: "realtime", 1: "monotonic", 7: "boottime", 8: "realtime_alarm", 9: "boottime_alarm"}
 
 
+# x86_64 system call numbers a frozen thread is commonly found in (arch/x86/entry/syscalls/syscall_64.tbl).
+X86_64_SYSCALLS = {
+    0: "read", 1: "write", 2: "open", 3: "close", 4: "stat", 5: "fstat", 6: "lstat", 7: "poll", 8: "lseek",
+    9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 16: "ioctl",
+    17: "pread64", 18: "pwrite64", 19: "readv", 20: "writev", 21: "access", 22: "pipe", 23: "select",
+    24: "sched_yield", 32: "dup", 33: "dup2", 34: "pause", 35: "nanosleep", 39: "getpid", 41: "socket",
+    42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 48: "shutdown",
+    49: "bind", 50: "listen", 56: "clone", 57: "fork", 58: "vfork", 59: "execve", 60: "exit", 61: "wait4",
+    62: "kill", 72: "fcntl", 73: "flock", 74: "fsync", 78: "getdents", 79: "getcwd", 89: "readlink",
+    96: "gettimeofday", 101: "ptrace", 128: "rt_sigtimedwait", 130: "rt_sigsuspend", 202: "futex",
+    217: "getdents64", 228: "clock_gettime", 230: "clock_nanosleep", 231: "exit_group", 232: "epoll_wait",
+    247: "waitid", 257: "openat", 262: "newfstatat", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
+    288: "accept4", 299: "recvmmsg", 307: "sendmmsg", 318: "getrandom", 332: "statx", 426: "io_uring_enter",
+    435: "clone3", 441: "epoll_pwait2",
+}
+
+
+def syscall_name(number: int | None) -> str | None:
+    """The x86_64 name of a system call number (or "syscall N")."""
+    if number is None:
+        return None
+    return X86_64_SYSCALLS.get(number, f"syscall {number}")
+
+
 def bit_words(value: int, table: list[tuple[int, str]]) -> list[str]:
     """Names of the set bits, then any bits the table does not know as one hex remainder."""
     words, rest = [], value

@@ -36,7 +36,7 @@ from forensics.errors import ForensicsError
 from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, findings, mask
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.flags import capability_names, signal_names
+from forensics.model.flags import X86_64_SYSCALLS, capability_names, signal_names
 from forensics.model.process import Process, Thread
 from forensics.model.vma import Vma
 
@@ -47,23 +47,6 @@ MAX_VALUE_ROWS = 2000
 MAX_TRACKS = 200
 # A process's thread stop as `function+0xoff (file.c:12)`, or None when no symbol covers the address.
 Symbolize = Callable[[int, int], "str | None"]
-
-# x86_64 system call numbers a frozen thread is commonly found in (arch/x86/entry/syscalls/syscall_64.tbl).
-X86_64_SYSCALLS = {
-    0: "read", 1: "write", 2: "open", 3: "close", 4: "stat", 5: "fstat", 6: "lstat", 7: "poll", 8: "lseek",
-    9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 16: "ioctl",
-    17: "pread64", 18: "pwrite64", 19: "readv", 20: "writev", 21: "access", 22: "pipe", 23: "select",
-    24: "sched_yield", 32: "dup", 33: "dup2", 34: "pause", 35: "nanosleep", 39: "getpid", 41: "socket",
-    42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 48: "shutdown",
-    49: "bind", 50: "listen", 56: "clone", 57: "fork", 58: "vfork", 59: "execve", 60: "exit", 61: "wait4",
-    62: "kill", 72: "fcntl", 73: "flock", 74: "fsync", 78: "getdents", 79: "getcwd", 89: "readlink",
-    96: "gettimeofday", 101: "ptrace", 128: "rt_sigtimedwait", 130: "rt_sigsuspend", 202: "futex",
-    217: "getdents64", 228: "clock_gettime", 230: "clock_nanosleep", 231: "exit_group", 232: "epoll_wait",
-    247: "waitid", 257: "openat", 262: "newfstatat", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
-    288: "accept4", 299: "recvmmsg", 307: "sendmmsg", 318: "getrandom", 332: "statx", 426: "io_uring_enter",
-    435: "clone3", 441: "epoll_pwait2",
-}
-
 
 # ------------------------------------------------------------------ markup that cannot forget to escape
 

@@ -15,9 +15,8 @@ from rich.tree import Tree
 
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.flags import capability_names
+from forensics.model.flags import capability_names, syscall_name
 from forensics.model.process import Process
-from forensics.symbols.stops import syscall_name
 
 
 @dataclass(frozen=True, slots=True)

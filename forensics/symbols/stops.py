@@ -12,14 +12,6 @@ from forensics.symbols.elf import ElfError
 from forensics.symbols.mapping import Location, Symbolizer
 from forensics.symbols.stack import Frame, scan_stack, walk_frames
 
-# A few x86_64 system call numbers that threads are usually found sleeping in.
-SYSCALLS = {0: "read", 1: "write", 7: "poll", 23: "select", 35: "nanosleep", 43: "accept", 45: "recvfrom",
-            47: "recvmsg", 61: "wait4", 202: "futex", 228: "clock_gettime", 230: "clock_nanosleep",
-            232: "epoll_wait", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait", 288: "accept4",
-            34: "pause", 130: "rt_sigsuspend", 128: "rt_sigtimedwait", 219: "restart_syscall",
-            441: "epoll_pwait2", 426: "io_uring_enter"}
-
-
 @dataclass(slots=True)
 class Stop:
     tid: int
@@ -72,12 +64,6 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
         frames += scan_stack(read_u64, regs.sp, min(stack_end, regs.sp + 16384), sym.is_code, scan_limit)
         stop.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address)) for fr in frames]
     return stop
-
-
-def syscall_name(number: int | None) -> str | None:
-    if number is None:
-        return None
-    return SYSCALLS.get(number, f"syscall {number}")
 
 
 def stops_for(ck, resolver) -> dict[tuple[int, int], Stop]:  # noqa: ANN001 - Checkpoint, BinaryResolver

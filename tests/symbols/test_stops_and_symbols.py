@@ -9,7 +9,8 @@ from pathlib import Path
 
 from forensics.model.load import load_directory
 from forensics.symbols.resolve import BinaryResolver
-from forensics.symbols.stops import stops_for, syscall_name
+from forensics.model.flags import syscall_name
+from forensics.symbols.stops import stops_for
 from tests.conftest import REPO, load_samples
 
 # What each thread of the service blocks in (samples/lab/service/README.md): the libc function whose
