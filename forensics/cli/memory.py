@@ -287,3 +287,31 @@ def dump(
         err.print(f"  not in the checkpoint: 0x{lo:x}-0x{hi:x} (left as a hole)")
     if len(gaps) > 50:
         err.print(f"  ... and {len(gaps) - 50} more gaps")
+
+
+@memory_app.command("yara")
+def yara(
+    rules: Path = typer.Argument(..., help="A YARA rules file."),
+    checkpoint: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+    pid: Optional[list[int]] = PidOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
+    kind: Optional[list[str]] = KindOpt, docker_root: Optional[Path] = DockerRootOpt,
+    container: Optional[str] = ContainerOpt,
+) -> None:
+    """YARA rules (yara-x) over every process's memory; matches with pid, address and mapping."""
+    from forensics.memory.yara import compile_rules, scan
+
+    try:
+        text = rules.read_text()
+    except OSError as e:
+        raise ForensicsError(f"cannot read: {e.strerror}", rules) from None
+    compiled = compile_rules(text, str(rules))
+    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
+    matches = list(scan(ck, compiled, VmaFilter.parse(pid, prot, rng, kind)))
+    if as_json:
+        print(json.dumps([{"rule": m.rule, "pattern": m.pattern, "pid": m.pid, "address": m.address,
+                           "length": m.length, "where": m.vma.label or m.vma.kind} for m in matches], indent=1))
+        return
+    for m in matches:
+        print(f"{m.rule} {m.pattern}  pid {m.pid}  0x{m.address:x}  {m.vma.label or m.vma.kind} "
+              f"[{m.vma.start:x}-{m.vma.end:x} {m.vma.prot_str}]")
