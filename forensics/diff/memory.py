@@ -192,7 +192,7 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
         rec = VmaMemoryChange(pid_b, vb)
         noise = _noise_rule(pb, vb)
         where = vb.label or vb.kind
-        for addr, bdata in _vma_segments(sb, vb):
+        for addr, bdata in sb.vma_segments(vb):
             pos = 0
             while pos < len(bdata):
                 try:
@@ -207,7 +207,7 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
                 if progress:
                     progress(n)
                 pos += n
-        for addr, adata in _vma_segments(sa, a_vmas[(vb.start, vb.end)]):
+        for addr, adata in sa.vma_segments(a_vmas[(vb.start, vb.end)]):
             off = 0
             while off < len(adata):
                 try:
@@ -218,21 +218,6 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
         if rec.total:
             changes.append(rec)
     return changes, values
-
-
-def _vma_segments(space: AddressSpace, vma: Vma) -> Iterator[tuple[int, memoryview]]:
-    addr = vma.start
-    while addr < vma.end:
-        try:
-            piece = space._chunk(addr, vma.end - addr)
-        except MemoryGap:
-            nxt = space._next_backed(addr, vma)
-            if nxt is None or nxt <= addr:
-                return
-            addr = nxt
-            continue
-        yield addr, piece
-        addr += len(piece)
 
 
 def _compare_span(pid: int, addr: int, a: memoryview, b: memoryview, buf_a: bytearray, buf_b: bytearray,

@@ -113,13 +113,7 @@ class PageStore:
         raise MemoryGap(addr, "lazy page: held by a lazy-pages server, not in the image")
 
     def read(self, addr: int, length: int) -> bytes:
-        out = bytearray()
-        while length > 0:
-            piece = self.chunk(addr, length)
-            out += piece
-            addr += len(piece)
-            length -= len(piece)
-        return bytes(out)
+        return _gather(self.chunk, addr, length)
 
     def segments(self) -> Iterator[tuple[int, memoryview]]:
         """Every run whose bytes are available, as (address, bytes), in address order; parent pages are
@@ -197,13 +191,7 @@ class AddressSpace:
             raise
 
     def read(self, addr: int, length: int) -> bytes:
-        out = bytearray()
-        while length > 0:
-            piece = self._chunk(addr, length)
-            out += piece
-            addr += len(piece)
-            length -= len(piece)
-        return bytes(out)
+        return _gather(self._chunk, addr, length)
 
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
         out = bytearray()
@@ -220,18 +208,23 @@ class AddressSpace:
     def segments(self) -> Iterator[tuple[int, memoryview, VmaLike]]:
         """Every dumped byte range of every VMA, in address order, private and shared alike."""
         for vma in self.vmas:
-            addr = vma.start
-            while addr < vma.end:
-                try:
-                    piece = self._chunk(addr, vma.end - addr)
-                except MemoryGap:
-                    nxt = self._next_backed(addr, vma)
-                    if nxt is None:
-                        break
-                    addr = nxt
-                    continue
+            for addr, piece in self.vma_segments(vma):
                 yield addr, piece, vma
-                addr += len(piece)
+
+    def vma_segments(self, vma: VmaLike) -> Iterator[tuple[int, memoryview]]:
+        """The dumped byte ranges of one VMA, gaps skipped."""
+        addr = vma.start
+        while addr < vma.end:
+            try:
+                piece = self._chunk(addr, vma.end - addr)
+            except MemoryGap:
+                nxt = self._next_backed(addr, vma)
+                if nxt is None or nxt <= addr:
+                    return
+                addr = nxt
+                continue
+            yield addr, piece
+            addr += len(piece)
 
     def _next_backed(self, addr: int, vma: VmaLike) -> int | None:
         link = self.shared_of.get(vma.start)
@@ -241,6 +234,17 @@ class AddressSpace:
             return nxt if nxt is not None and nxt < vma.end else None
         nxt = (addr // page + 1) * page
         return nxt if nxt < vma.end else None
+
+
+def _gather(chunk, addr: int, length: int) -> bytes:  # noqa: ANN001 - (addr, limit) -> memoryview
+    """Bytes of [addr, addr+length) from a chunk reader that may answer in pieces; a gap raises."""
+    out = bytearray()
+    while length > 0:
+        piece = chunk(addr, length)
+        out += piece
+        addr += len(piece)
+        length -= len(piece)
+    return bytes(out)
 
 
 def read_string_table(space: AddressSpace, start: int, end: int, limit: int = 1 << 20) -> list[str]:
