@@ -31,13 +31,13 @@ def diff(
     container: Optional[str] = typer.Option(None, "--container"),
 ) -> None:
     """Processes, fds, sockets, mounts, mappings and memory values that changed from A to B."""
-    from forensics.symbols.resolve import BinaryResolver
+    from forensics.symbols.resolve import resolver_for
     from forensics.symbols.stops import make_namer
 
     ca = load_checkpoint(a, docker_root=docker_root, container=container)
     cb = load_checkpoint(b, docker_root=docker_root, container=container)
     with scan_progress(scan_size(cb, VmaFilter()), "diff", enabled=not as_json) as progress:
-        d = diff_checkpoints(ca, cb, namer=make_namer(cb, BinaryResolver.from_options(rootfs, binary)),
+        d = diff_checkpoints(ca, cb, namer=make_namer(cb, resolver_for(cb, rootfs, binary)),
                              progress=progress)
     if as_json:
         print(json.dumps(json_render.diff_document(d, show_all), indent=1, default=str))

@@ -39,9 +39,9 @@ ContainerOpt = typer.Option(None, "--container", help="Container name or id, whe
 
 def resolver_for(ck: Checkpoint, rootfs: list[Path] | None, binary: list[str] | None,
                  docker_root: Path | None):  # noqa: ANN201 - forensics.symbols.resolve.BinaryResolver
-    from forensics.symbols.resolve import BinaryResolver
+    from forensics.symbols.resolve import resolver_for as resolve
 
-    return BinaryResolver.from_options(rootfs, binary)
+    return resolve(ck, rootfs, binary)
 
 
 def _space(ck: Checkpoint, pid: int) -> AddressSpace:

@@ -23,7 +23,7 @@ from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render import html
 from forensics.render.progress import scan_progress
-from forensics.symbols.resolve import BinaryResolver
+from forensics.symbols.resolve import resolver_for
 
 DOCKER_TIMEOUT = 60
 CHECKPOINT_TIMEOUT = 900
@@ -31,8 +31,8 @@ CHECKPOINT_TIMEOUT = 900
 
 def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path, reveal: bool,
                 rootfs: list[Path] | None, binary: list[str] | None) -> html.Report:
-    resolver = BinaryResolver.from_options(rootfs, binary)
-    symbols = [None if resolver.empty else html.BinarySymbols(ck, resolver) for ck in checkpoints]
+    resolvers = [resolver_for(ck, rootfs, binary) for ck in checkpoints]
+    symbols = [None if r.empty else html.BinarySymbols(ck, r) for ck, r in zip(checkpoints, resolvers)]
     try:
         total = sum(scan_size(ck, VmaFilter()) for ck in checkpoints[1:])
         with scan_progress(total, "diff") as progress:

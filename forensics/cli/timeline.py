@@ -35,10 +35,10 @@ def timeline(
         raise ForensicsError("give --pid and one of --address or --symbol")
     cks = [load_checkpoint(c, docker_root=docker_root, container=container) for c in checkpoints]
     if symbol is not None:
-        from forensics.symbols.resolve import BinaryResolver
+        from forensics.symbols.resolve import resolver_for
         from forensics.symbols.stops import symbol_address
 
-        resolver = BinaryResolver.from_options(rootfs, binary)
+        resolver = resolver_for(cks[-1], rootfs, binary)
         proc = next((ck.process(pid) for ck in cks if ck.process(pid) is not None), None)
         found = symbol_address(proc, resolver, symbol) if proc is not None else None
         if found is None:

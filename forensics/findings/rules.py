@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names
-from forensics.model.process import Process
 
 # Docker's default capability set for a root container process (moby's defaults).
 DOCKER_DEFAULT_CAPS = {"chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
@@ -159,16 +159,54 @@ def temporary_files(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
                               (Evidence(p.pid, fd.fd),))
 
 
-def findings(ck: Checkpoint, reveal: bool = False, extra: list[Finding] | None = None) -> list[Finding]:
-    """Every rule over the checkpoint, highest score first."""
+@rule
+def executables_written(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Files the container wrote or changed (rootfs-diff.tar of a Podman/CRI-O export) that are
+    executable: dropped tools and implants land here."""
+    for e in ck.wrapper.get("rootfs_diff") or []:
+        if e.get("type") == "file" and (e.get("mode") or 0) & 0o111:
+            yield Finding("written-executable", 70, f"the container wrote an executable: {e['path']}",
+                          f"{e.get('size')} bytes, mode {oct(e.get('mode') or 0)}", (Evidence(note=e["path"]),))
+
+
+def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iterator[Finding]:
+    """Executable file mappings whose dumped pages differ from the binary on disk: code patched in
+    memory (hooks, injected trampolines). A clean code page is never dumped, except the one page CRIU's
+    parasite injection touches at the start of the first executable mapping, which equals the file and so
+    is no finding. Needs the binaries (--rootfs / --binary); without them nothing is claimed."""
+    for p in ck.processes:
+        space = ck.memory.get(p.pid)
+        if space is None:
+            continue
+        for v in p.vmas:
+            if not (v.prot & 4 and v.kind == "file" and v.path and v.dumped_pages):
+                continue
+            local = resolver(v.path.removesuffix(" (deleted)"))
+            if local is None:
+                continue
+            changed = []
+            with open(local, "rb") as fh:
+                for addr, data in space.vma_segments(v):
+                    for off in range(0, len(data), 4096):
+                        page = data[off:off + 4096]
+                        fh.seek(v.pgoff + addr + off - v.start)
+                        if fh.read(len(page)) != page.tobytes():
+                            changed.append(addr + off)
+            if changed:
+                yield Finding("patched-code", 95, f"pid {p.pid} {p.comm}: code in memory differs from {v.path}",
+                              f"{len(changed)} page(s) of {v.start:x}-{v.end:x} {v.prot_str}, first at {changed[0]:x}",
+                              tuple(Evidence(p.pid, address=a) for a in changed[:8]))
+
+
+def findings(ck: Checkpoint, reveal: bool = False, extra: list[Finding] | None = None,
+             resolver: Callable[[str], Path | None] | None = None) -> list[Finding]:
+    """Every rule over the checkpoint, highest score first; the binary checks when a resolver finds them."""
     out = [x for r in RULES for x in r(ck, reveal)]
+    if resolver is not None:
+        out.extend(patched_code(ck, resolver))
     out.extend(extra or [])
     return sorted(out, key=lambda x: (-x.score, x.rule, x.title))
 
 
 def describe_rules() -> list[tuple[str, str]]:
-    return [(r.__name__, (r.__doc__ or "").strip()) for r in RULES]
-
-
-def _unused(p: Process) -> None:  # keeps Process imported for type readers
-    return None
+    return [(r.__name__, (r.__doc__ or "").strip()) for r in [*RULES, patched_code]]

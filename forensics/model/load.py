@@ -297,6 +297,33 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
     return proc
 
 
+LOG_TAIL_LINES = 200
+LOGS = ("ctr.log", "container.log", "dump.log", "restore.log")
+
+
+def _wrapper(ck: Checkpoint, source: Source, images: ImageSet) -> None:
+    """What an archive holds besides the images: its files, what the container wrote (rootfs-diff.tar)
+    and deleted (deleted.files), bind mounts, and the tail of its logs (the container's own output and
+    CRIU's)."""
+    names = source.wrapper_files()
+    ck.wrapper["files"] = {name: len(source.read_wrapper(name)) for name in names}
+    diff = rootfs_diff(source)
+    if diff is not None:
+        ck.wrapper["rootfs_diff"] = [dataclasses.asdict(e) for e in diff.entries]
+        ck.wrapper["deleted_files"] = diff.deleted
+        images.warnings.extend(f"rootfs-diff: {w}" for w in diff.warnings)
+    for name in names:
+        base = name.rsplit("/", 1)[-1]
+        if base in LOGS:
+            text = source.read_wrapper(name)[-(1 << 20):].tobytes().decode("utf-8", "backslashreplace")
+            ck.wrapper.setdefault("logs", {})[name] = text.splitlines()[-LOG_TAIL_LINES:]
+        elif base == "bind.mounts":
+            try:
+                ck.wrapper["bind_mounts"] = json.loads(source.read_wrapper(name).tobytes())
+            except ValueError:
+                images.warn("bind.mounts is not JSON")
+
+
 def info_from(meta: CheckpointMeta) -> CheckpointInfo:
     def iso(t: Any) -> str | None:
         return t.isoformat() if t is not None else None
@@ -377,10 +404,7 @@ def load_source(source: Source, depth: int = 0) -> Checkpoint:
             ck.stdio = json.loads(images.raw("descriptors.json").tobytes())
         except ValueError:
             images.warn("descriptors.json is not JSON")
-    diff = rootfs_diff(source)
-    if diff is not None:
-        ck.wrapper["rootfs_diff"] = [dataclasses.asdict(e) for e in diff.entries]
-    ck.wrapper["files"] = {name: len(source.read_wrapper(name)) for name in source.wrapper_files()}
+    _wrapper(ck, source, images)
     ck.warnings = images.warnings
     ck.errors = images.errors
     ck.source = source

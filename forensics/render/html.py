@@ -288,7 +288,8 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
     """Everything the page shows: findings of each checkpoint, diffs between consecutive ones (values named
     by the binaries' symbols when given), a timeline of every value that moved, and the evidence manifest."""
     symbols = symbols or [None] * len(checkpoints)
-    sources = [Source(t, ck, findings(ck, reveal), manifest(t, ck), s.name if s else None)
+    sources = [Source(t, ck, findings(ck, reveal, resolver=s.resolver if s else None), manifest(t, ck),
+                      s.name if s else None)
                for t, ck, s in zip(targets, checkpoints, symbols)]
     report = Report(sources, command=command, version=version, reveal=reveal,
                     created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))

@@ -71,6 +71,16 @@ def summary(ck: Checkpoint) -> Table:
     t.add_row("processes", f"{len(ck.processes)} ({nthreads} threads)")
     if i.parent:
         t.add_row("parent", i.parent)
+    w = ck.wrapper
+    if w.get("files"):
+        t.add_row("archive holds", ", ".join(sorted(w["files"])))
+    if "rootfs_diff" in w:
+        execs = [e["path"] for e in w["rootfs_diff"] if e.get("type") == "file" and (e.get("mode") or 0) & 0o111]
+        t.add_row("container wrote", f"{len(w['rootfs_diff'])} paths (rootfs-diff.tar), {len(execs)} executable; "
+                                     f"{len(w.get('deleted_files') or [])} deleted")
+    for name, lines in (w.get("logs") or {}).items():
+        if lines:
+            t.add_row(name, "\n".join(lines[-3:]))
     return t
 
 

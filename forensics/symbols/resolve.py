@@ -8,6 +8,7 @@ root, never out of it: a hostile image's `/usr/lib/x -> /etc/shadow` stays insid
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,8 +17,12 @@ from forensics.errors import ForensicsError
 MAX_LINKS = 40
 
 
-def _inside(root: Path, path: str) -> Path | None:
-    """`path` (absolute, as seen in the container) under `root`, following links as the container would."""
+WHITEOUT = object()
+
+
+def _inside(root: Path, path: str) -> Path | None | object:
+    """`path` (absolute, as seen in the container) under `root`, following links as the container would;
+    WHITEOUT when an overlay layer deleted it (a 0:0 character device stands in its place)."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     current = root
     links = 0
@@ -35,8 +40,18 @@ def _inside(root: Path, path: str) -> Path | None:
             parts = [p for p in target.split("/") if p not in ("", ".")] + parts
             current = root if target.startswith("/") else current
             continue
+        if _is_whiteout(candidate):
+            return WHITEOUT
         current = candidate
     return current if current.is_file() else None
+
+
+def _is_whiteout(path: Path) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
 class BinaryResolver:
@@ -62,7 +77,9 @@ class BinaryResolver:
             return self.binaries[path]
         for root in self.roots:
             found = _inside(root, path)
-            if found is not None:
+            if found is WHITEOUT:
+                break  # deleted in an upper layer: what the lower layers hold is not what ran
+            if isinstance(found, Path):
                 return found
         self.missing.add(path)
         return None
@@ -70,3 +87,40 @@ class BinaryResolver:
     @property
     def empty(self) -> bool:
         return not self.roots and not self.binaries
+
+
+def docker_layers(docker_root: Path, container_id: str) -> list[Path]:
+    """The container's filesystem as overlay2 stores it, upper layer first: its own writable layer, then
+    the image's layers in the order overlayfs stacks them. Empty when the layers are not there (a copy of
+    the checkpoint without the data root, another storage driver)."""
+    try:
+        mount_id = (docker_root / "image" / "overlay2" / "layerdb" / "mounts" / container_id / "mount-id").read_text().strip()
+    except OSError:
+        return []
+    base = docker_root / "overlay2"
+    if not mount_id or "/" in mount_id:
+        return []
+    layers = [base / mount_id / "diff"]
+    try:
+        lower = (base / mount_id / "lower").read_text().strip()
+    except OSError:
+        lower = ""
+    for short in filter(None, lower.split(":")):
+        link = base / short
+        try:
+            target = (link.parent / os.readlink(link)).resolve()
+        except OSError:
+            continue
+        if target.is_relative_to(base.resolve()):
+            layers.append(target)
+    return [p for p in layers if p.is_dir()]
+
+
+def resolver_for(ck, roots: list[Path] | None, pairs: list[str] | None) -> BinaryResolver:  # noqa: ANN001
+    """--rootfs/--binary, and for a checkpoint found in a Docker data root, the container's own layers."""
+    resolver = BinaryResolver.from_options(roots, pairs)
+    info = ck.info
+    if info.layout == "docker-root" and info.container_id:
+        docker_root = Path(info.path).parents[3]
+        resolver.roots.extend(docker_layers(docker_root, info.container_id))
+    return resolver

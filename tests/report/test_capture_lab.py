@@ -96,6 +96,17 @@ def test_capture_against_real_dockerd(tmp_path: Path) -> None:
         assert "listens on tcp 127.0.0.1:8080" in text and "Partial result" not in text
         assert docker("inspect", "--format", "{{.State.Running}}", container) == "true"
         assert ckdir.name in docker("checkpoint", "ls", container)
+        # The binaries come from the container's own overlay2 layers, found from the Docker data root:
+        # no --rootfs or --binary given, yet every thread's stop is symbolized.
+        p = subprocess.run([sys.executable, "-m", "forensics", "inspect", ckdir.name, "--docker-root", str(root),
+                            "--container", container, "--json"], capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert p.returncode == 0, p.stderr
+        doc = json.loads(p.stdout)
+        stops = [t["stop"] for proc in doc["processes"] for t in proc["threads"]]
+        assert stops and all(st["symbol"] for st in stops), [st["note"] for st in stops]
+        frames = {f["text"].split("+")[0] for proc in doc["processes"] for t in proc["threads"]
+                  for f in t["stop"]["frames"]}
+        assert {"pthread_cond_wait", "clock_nanosleep"} <= frames
     finally:
         out.mkdir(parents=True, exist_ok=True)
         (out / "serve.done").touch()
