@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -158,9 +159,19 @@ def bench(sizes: list[int], runs: int) -> list[dict]:
         row(f"diff, {size} MiB, 10% of pages rewritten", ours, ref, "cmp -l pages files", 1.5)
 
         ours = median(lambda: run([*FORENSICS, "inspect", str(tar), "--json"], discard=True), runs)
-        ref = median(lambda: run(["tar", "-C", "/tmp", "-tf", str(tar)], discard=True), runs)
+
+        def untar() -> Timing:
+            dest = WORK / "untar"
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir()
+            try:
+                return run(["tar", "-C", str(dest), "-xf", str(tar)], discard=True)
+            finally:
+                shutil.rmtree(dest, ignore_errors=True)
+
+        ref = median(untar, runs)
         rows.append({"what": f"inspect of a {size} MiB .tar", "ours_s": ours.seconds, "ours_mib": ours.peak_mib,
-                     "ref": "tar -tf (listing only)", "ref_s": ref.seconds, "ref_mib": ref.peak_mib,
+                     "ref": "tar -xf (what reading it unpacked costs)", "ref_s": ref.seconds, "ref_mib": ref.peak_mib,
                      "ratio": ours.seconds / ref.seconds, "target": None,
                      "met": ours.seconds < 1.0 and ours.peak_mib < 300, "note": "target: under 1 s"})
 
