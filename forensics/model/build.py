@@ -224,8 +224,11 @@ def file_object(fe: Message, ctx: FileContext) -> f.FileObject:
     fid = fe.id
     if has(fe, "reg"):
         r = fe.reg
+        # CRIU stores an ELF's GNU build-id as u32 words, little-endian on the hosts it runs on.
+        build_id = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in r.build_id).hex() or None
         return f.RegularFile(fid, path=text(r.name), flags=r.flags, pos=r.pos, size=opt(r, "size"),
-                             mode=opt(r, "mode"), deleted=fid in ctx.deleted, mnt_id=opt(r, "mnt_id"))
+                             mode=opt(r, "mode"), deleted=fid in ctx.deleted, mnt_id=opt(r, "mnt_id"),
+                             build_id=build_id)
     if has(fe, "pipe"):
         data = ctx.pipe_data.get(fe.pipe.pipe_id)
         return f.Pipe(fid, pipe_id=fe.pipe.pipe_id, flags=fe.pipe.flags,
@@ -384,10 +387,12 @@ def vmas(mm: Message, ctx: FileContext) -> list[Vma]:
     for v in mm.vmas:
         kind = vma_kind(v)
         path = None
+        build_id = None
         if v.status & ((1 << 6) | (1 << 7) | (1 << 14)):
             obj = ctx.object(v.shmid)
             if isinstance(obj, f.RegularFile):
                 path = obj.path
+                build_id = obj.build_id
             elif isinstance(obj, f.Memfd):
                 path = "/dev/zero (deleted)" if obj.name == "/dev/zero" else f"/memfd:{obj.name} (deleted)"
                 if obj.name == "/dev/zero":
@@ -395,7 +400,7 @@ def vmas(mm: Message, ctx: FileContext) -> list[Vma]:
         elif kind == "sysv":
             path = f"/SYSV{v.shmid:08x}"
         out.append(Vma(start=v.start, end=v.end, pgoff=v.pgoff, prot=v.prot, flags=v.flags, status=v.status,
-                       shmid=v.shmid, path=path, kind=kind))
+                       shmid=v.shmid, path=path, kind=kind, build_id=build_id))
     return sorted(out, key=lambda x: x.start)
 
 

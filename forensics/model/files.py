@@ -31,6 +31,7 @@ class RegularFile(FileObject):
     mode: int | None = None
     deleted: bool = False
     mnt_id: int | None = None
+    build_id: str | None = None
 
     type = "file"
 

@@ -25,6 +25,7 @@ class Vma:
     dumped_pages: int = 0
     parent_pages: int = 0
     lazy_pages: int = 0
+    build_id: str | None = None
 
     @property
     def size(self) -> int:

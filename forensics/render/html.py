@@ -252,8 +252,8 @@ class BinarySymbols:
         if pid not in self._by_pid:
             proc = self.ck.process(pid)
             try:
-                from forensics.symbols.mapping import Symbolizer
-                self._by_pid[pid] = Symbolizer(proc.vmas, self.resolver) if proc is not None else None
+                from forensics.symbols.stops import symbolizer
+                self._by_pid[pid] = symbolizer(proc, self.resolver) if proc is not None else None
             except ImportError:
                 self._by_pid[pid] = None
         return self._by_pid[pid]

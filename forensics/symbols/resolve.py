@@ -7,8 +7,10 @@ root, never out of it: a hostile image's `/usr/lib/x -> /etc/shadow` stays insid
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -54,12 +56,53 @@ def _is_whiteout(path: Path) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
+class WrittenFiles:
+    """Regular files of a container archive's rootfs-diff.tar (what the container wrote or replaced),
+    extracted one at a time, only when asked for, into the tool's own scratch directory; a file written
+    by the container hides the image's file of that path."""
+
+    def __init__(self, tar_bytes: memoryview) -> None:
+        self.data = tar_bytes
+        self._index: dict[str, tarfile.TarInfo] | None = None
+        self._scratch = None
+        self._done: dict[str, Path] = {}
+
+    def _members(self) -> dict[str, tarfile.TarInfo]:
+        if self._index is None:
+            self._index = {}
+            try:
+                with tarfile.open(fileobj=io.BytesIO(self.data), mode="r:") as tar:
+                    for m in tar.getmembers():
+                        if m.isfile():
+                            self._index["/" + m.name.lstrip("./").lstrip("/")] = m
+            except (tarfile.TarError, OSError):
+                pass
+        return self._index
+
+    def get(self, path: str) -> Path | None:
+        if path in self._done:
+            return self._done[path]
+        m = self._members().get(path)
+        if m is None or m.offset_data + m.size > len(self.data):
+            return None
+        from forensics.locate.scratch import ScratchDir
+
+        if self._scratch is None:
+            self._scratch = ScratchDir()
+        local = self._scratch.path / f"{len(self._done)}-{Path(path).name}"
+        local.write_bytes(self.data[m.offset_data:m.offset_data + m.size])
+        self._done[path] = local
+        return local
+
+
 class BinaryResolver:
     """Callable `container path -> local file`, over roots and explicit pairs; remembers what it missed."""
 
-    def __init__(self, roots: Iterable[Path] = (), binaries: dict[str, Path] | None = None) -> None:
+    def __init__(self, roots: Iterable[Path] = (), binaries: dict[str, Path] | None = None,
+                 written: WrittenFiles | None = None) -> None:
         self.roots = [Path(r) for r in roots]
         self.binaries = {k: Path(v) for k, v in (binaries or {}).items()}
+        self.written = written
         self.missing: set[str] = set()
 
     @classmethod
@@ -75,6 +118,10 @@ class BinaryResolver:
     def __call__(self, path: str) -> Path | None:
         if path in self.binaries:
             return self.binaries[path]
+        if self.written is not None:
+            found_written = self.written.get(path)
+            if found_written is not None:
+                return found_written
         for root in self.roots:
             found = _inside(root, path)
             if found is WHITEOUT:
@@ -86,7 +133,7 @@ class BinaryResolver:
 
     @property
     def empty(self) -> bool:
-        return not self.roots and not self.binaries
+        return not self.roots and not self.binaries and self.written is None
 
 
 def docker_layers(docker_root: Path, container_id: str) -> list[Path]:
@@ -117,8 +164,12 @@ def docker_layers(docker_root: Path, container_id: str) -> list[Path]:
 
 
 def resolver_for(ck, roots: list[Path] | None, pairs: list[str] | None) -> BinaryResolver:  # noqa: ANN001
-    """--rootfs/--binary, and for a checkpoint found in a Docker data root, the container's own layers."""
+    """--rootfs/--binary (an image root), the files a container archive's rootfs-diff.tar holds (they win
+    over the image's), and for a checkpoint found in a Docker data root, the container's own layers."""
     resolver = BinaryResolver.from_options(roots, pairs)
+    source = getattr(ck, "source", None)
+    if source is not None and "rootfs-diff.tar" in source.wrapper_files():
+        resolver.written = WrittenFiles(source.read_wrapper("rootfs-diff.tar"))
     info = ck.info
     if info.layout == "docker-root" and info.container_id:
         docker_root = Path(info.path).parents[3]

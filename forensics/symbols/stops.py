@@ -66,11 +66,16 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
     return stop
 
 
+def symbolizer(proc: Process, resolver) -> Symbolizer:  # noqa: ANN001
+    """A Symbolizer for a process, checking each binary found against the build-id CRIU recorded."""
+    return Symbolizer(proc.vmas, resolver, build_ids={v.path: v.build_id for v in proc.vmas if v.path and v.build_id})
+
+
 def stops_for(ck, resolver) -> dict[tuple[int, int], Stop]:  # noqa: ANN001 - Checkpoint, BinaryResolver
     """A Stop for every thread of every process, symbolized through `resolver`."""
     out: dict[tuple[int, int], Stop] = {}
     for p in ck.processes:
-        sym = Symbolizer(p.vmas, resolver)
+        sym = symbolizer(p, resolver)
         for t in p.threads:
             stop = thread_stop(p, t, ck.memory.get(p.pid), sym)
             if stop is not None:
@@ -80,7 +85,7 @@ def stops_for(ck, resolver) -> dict[tuple[int, int], Stop]:  # noqa: ANN001 - Ch
 
 def symbol_address(proc: Process, resolver, name: str) -> tuple[int, int] | None:  # noqa: ANN001
     """(runtime address, size) of a global by name in the process's mapped objects."""
-    sym = Symbolizer(proc.vmas, resolver)
+    sym = symbolizer(proc, resolver)
     for mod in sym.modules():
         if mod.elf is None or mod.bias is None:
             continue
@@ -100,7 +105,7 @@ def make_namer(ck, resolver):  # noqa: ANN001, ANN201 - Checkpoint, BinaryResolv
             return None
         sym = symbolizers.get(pid)
         if sym is None:
-            sym = symbolizers[pid] = Symbolizer(proc.vmas, resolver)
+            sym = symbolizers[pid] = symbolizer(proc, resolver)
         mod = sym.module_at(address)
         if mod is None or mod.elf is None or mod.bias is None:
             return None

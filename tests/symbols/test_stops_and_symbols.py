@@ -80,3 +80,46 @@ def test_missing_binary_is_named_and_raw_addresses_shown() -> None:
     stop = doc["processes"][0]["threads"][0]["stop"]
     assert stop["symbol"] is None and "file not found: /usr/local/bin/service" in stop["note"]
     assert stop["address"] == doc["processes"][0]["threads"][0]["registers"]["ip"]
+
+
+def test_build_id_recorded_by_criu_is_checked(tmp_path: Path) -> None:
+    """CRIU records each mapped ELF's build-id; a different binary under the same path is flagged."""
+    s = service_samples(REPO / "samples")[0]
+    ck = load_directory(s.images)
+    text = next(v for v in ck.process(1).vmas if v.path == "/usr/local/bin/service")
+    from forensics.symbols.elf import ElfImage
+
+    assert text.build_id == ElfImage(s.root / s.entry["binary"]).build_id
+    good = stops_for(ck, resolver_for(s))[(1, 1)]
+    assert good.location.note is None
+    other = tmp_path / "other"
+    subprocess.run(["gcc", "-static", "-g", "-o", str(other), "-x", "c", "-"], input="int main(){return 0;}",
+                   text=True, check=True)
+    bad = stops_for(ck, BinaryResolver(binaries={"/usr/local/bin/service": other}))[(1, 1)]
+    assert "build-id" in (bad.location.note or "")
+
+
+def test_binary_from_an_archives_rootfs_diff(tmp_path: Path) -> None:
+    """A container archive whose rootfs-diff.tar holds the binary (the container wrote it): the stops are
+    symbolized from there with no --rootfs or --binary."""
+    import io
+    import tarfile
+
+    from forensics.model.load import load_checkpoint
+    from forensics.symbols.resolve import resolver_for as resolver_of_checkpoint
+
+    s = next(x for x in service_samples(REPO / "samples") if x.scenario == "service")
+    diff = io.BytesIO()
+    with tarfile.open(fileobj=diff, mode="w") as tar:
+        tar.add(s.root / s.entry["binary"], arcname="usr/local/bin/service")
+    archive = tmp_path / "export.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(s.images, arcname="checkpoint")
+        info = tarfile.TarInfo("rootfs-diff.tar")
+        info.size = len(diff.getvalue())
+        tar.addfile(info, io.BytesIO(diff.getvalue()))
+    ck = load_checkpoint(archive)
+    stops = stops_for(ck, resolver_of_checkpoint(ck, None, None))
+    assert stops[(1, 1)].location.symbol is not None and stops[(1, 1)].location.note is None
+    assert any(e["path"] == "usr/local/bin/service" or e["path"].endswith("/usr/local/bin/service")
+               for e in ck.wrapper["rootfs_diff"])
