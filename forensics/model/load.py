@@ -16,11 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from forensics.errors import NotACheckpoint
+from forensics.errors import ImageError, NotACheckpoint
 from forensics.images.decode import Image, open_image_data
 from forensics.locate.resolve import open_checkpoint
 from forensics.locate.rootfs_diff import rootfs_diff
 from forensics.locate.source import CheckpointMeta, Source
+from forensics.images.magic import kind_by_filename
 from forensics.images.pagemap import pagemap_runs
 from forensics.memory.space import PE_PARENT, AddressSpace, MemoryGap, PageStore, layout, read_string_table
 from forensics.model import build
@@ -72,6 +73,12 @@ class ImageSet:
         if img is None:
             return []
         self.note_errors(img.errors)
+        expected = kind_by_filename(name)
+        if expected is not None and img.header is not None and img.kind is not expected:
+            # The name says what the model will read it as; entries of another kind would be misread.
+            self.note_errors([ImageError(f"the file name says {expected.name} but the magic says {img.kind.name}; "
+                                         "not used", img.path, 0)])
+            return []
         return img.load() if img.decodable else []
 
     def entries(self, name: str) -> list[Any]:
@@ -113,7 +120,11 @@ class Memory:
         image = self.images.image(pagemap)
         if image is None:
             return None
-        pm = pagemap_runs(image, page_size)
+        try:
+            pm = pagemap_runs(image, page_size)
+        except ImageError as e:  # e.g. a pagemap-*.img whose magic is another image's
+            self.images.note_errors([e])
+            return None
         self.images.note_errors(pm.errors)
         if pm.pages_file is None:
             return None
