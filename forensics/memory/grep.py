@@ -52,14 +52,12 @@ def grep(ck: Checkpoint, pattern: Needle, flt: VmaFilter,
         if not flt.wants_pid(pid):
             continue
         space = ck.memory[pid]
-        for hit in search_store(space.store, pattern):
+        for hit in search_store(space.store, pattern, progress):
             vma = space.vma_at(hit.address)
             if vma is None or vma.start in space.shared_of:
                 continue
             if flt.wants_vma(vma) and flt.wants_address(hit.address, hit.length):
                 yield Match(pid, hit.address, hit.length, vma)
-        if progress:
-            progress(len(space.store.pages))
         for vma in space.vmas:
             link = space.shared_of.get(vma.start)
             if link is None or not flt.wants_vma(vma):
@@ -69,9 +67,7 @@ def grep(ck: Checkpoint, pattern: Needle, flt: VmaFilter,
             if store is None:
                 continue
             if key not in shared_done:
-                shared_done[key] = list(search_store(store, pattern))
-                if progress:
-                    progress(len(store.pages))
+                shared_done[key] = list(search_store(store, pattern, progress))
             for hit in shared_done[key]:
                 if base <= hit.address < base + vma.size:
                     addr = vma.start + hit.address - base

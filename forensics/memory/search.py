@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from forensics.memory import residency
@@ -65,7 +65,8 @@ CHUNK = 64 << 20
 REGEX_OVERLAP = 64 << 10
 
 
-def _file_hits(pages: memoryview, end: int, needle: Needle) -> Iterator[tuple[int, int]]:
+def _file_hits(pages: memoryview, end: int, needle: Needle,
+               progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, int]]:
     """(offset, length) of every match in pages[:end], a window at a time; each window's pages are
     released from memory once searched. A regex match longer than REGEX_OVERLAP that straddles two
     windows is cut at the window's end."""
@@ -88,16 +89,19 @@ def _file_hits(pages: memoryview, end: int, needle: Needle) -> Iterator[tuple[in
                     break
                 yield pos + m.start(), m.end() - m.start()
         residency.drop(pages, pos, stop - pos)
+        if progress is not None:
+            progress(stop - pos)
         pos = stop
 
 
-def search_store(store: PageStore, needle: Needle) -> Iterator[Hit]:
-    """Every match in a page store and its parent chain, as virtual addresses, in file order."""
+def search_store(store: PageStore, needle: Needle, progress: Callable[[int], None] | None = None) -> Iterator[Hit]:
+    """Every match in a page store and its parent chain, as virtual addresses, in file order; `progress`
+    hears how many bytes each searched window held."""
     offsets, runs = _present_index(store)
     if runs:
         last = runs[-1]
         end = (last.offset or 0) + (last.end - last.start)
-        for a, n in _file_hits(store.pages, end, needle):
+        for a, n in _file_hits(store.pages, end, needle, progress):
             i = bisect.bisect_right(offsets, a) - 1
             run = runs[i]
             if not _contiguous(runs, offsets, i, a + n):
