@@ -160,6 +160,22 @@ def temporary_files(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
 
 
 @rule
+def typed_commands(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
+    """Commands typed into interactive bash shells, recovered from the shell's heap (its history list,
+    as Volatility's linux.bash finds it): what someone ran in the container."""
+    from forensics.memory.shellhistory import shell_history
+
+    by_pid: dict[int, list] = {}
+    for c in shell_history(ck):
+        by_pid.setdefault(c.pid, []).append(c)
+    for pid, cmds in by_pid.items():
+        proc = ck.process(pid)
+        yield Finding("shell-history", 60, f"pid {pid} {proc.comm if proc else ''}: {len(cmds)} commands typed "
+                      "into the shell", "; ".join(c.command for c in cmds),
+                      tuple(Evidence(pid, address=c.entry, note=c.command) for c in cmds[:20]))
+
+
+@rule
 def executables_written(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
     """Files the container wrote or changed (rootfs-diff.tar of a Podman/CRI-O export) that are
     executable: dropped tools and implants land here."""

@@ -54,4 +54,9 @@ PREF
   in_root apt-get clean
   mark packages-v2
 fi
+if ! stage_done bash-static; then
+  # A static bash for the `shell` scenario's image (busybox has no bash history to recover).
+  in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends bash-static
+  mark bash-static
+fi
 in_root criu --version

@@ -636,6 +636,39 @@ def scenario_serve() -> None:
     run("docker", "rm", "-f", name)
 
 
+SHELL_COMMANDS = ["cd /tmp", "echo hello-from-bash", "export API_TOKEN=tok-7f3a9b2c51d0", "ls -la /tmp > /dev/null",
+                  "cat /etc/hostname"]
+
+
+def scenario_shell() -> None:
+    """An interactive bash (bash-static) that was typed into: its history lives only in its heap. The
+    commands arrive through a FIFO the shell reads (bash -i keeps history for non-tty input too), one
+    `docker exec` each, then `docker checkpoint create --leave-running`."""
+    sc, name = "shell", "bsh"
+    base = Path("/tmp/img-bash")
+    if not base.exists():
+        busybox_rootfs(base)
+        shutil.copy2("/bin/bash-static", base / "bin/bash")
+        run("sh", "-c", f"tar -C {base} -c . | docker import - cf-bash:latest")
+    run("docker", "run", "--security-opt=seccomp:unconfined", "--name", name, "-d", "-e", "HOME=/root", "cf-bash",
+        "/bin/sh", "-c", "mkfifo /dev/shm/in && exec /bin/bash -i 0<>/dev/shm/in")
+    wait_for(lambda: run("docker", "exec", name, "test", "-p", "/dev/shm/in", check=False).returncode == 0,
+             "the shell's fifo")
+    time.sleep(1)
+    typed = []
+    for cmd in SHELL_COMMANDS:
+        run("docker", "exec", name, "sh", "-c", f"printf '%s\\n' '{cmd}' > /dev/shm/in")
+        typed.append({"command": cmd, "at": time.time()})
+        time.sleep(1.1)  # distinct history timestamps
+    before, after, t = checkpoint_with_truth(name, lambda: docker_checkpoint(sc, name, "checkpoint1"))
+    images = copy_docker_checkpoint(sc, name, "checkpoint1")
+    record(sc, "checkpoint1", images, {"scenario": sc, "checkpoint": "checkpoint1", "container": name,
+                                        "engine": "docker", "taken_at": t, "before": before, "after": after,
+                                        "typed": typed}, engine="docker", container=name,
+           docker_root=f"{sc}/docker-root")
+    run("docker", "rm", "-f", name)
+
+
 SCENARIOS = {
     "counter": scenario_counter,
     "service": scenario_service,
@@ -643,6 +676,7 @@ SCENARIOS = {
     "incremental": scenario_incremental,
     "failures": scenario_failures,
     "podman": scenario_podman,
+    "shell": scenario_shell,
     "bench": scenario_bench,
     "serve": scenario_serve,
 }

@@ -123,7 +123,9 @@ def test_every_fd(run_root: Path) -> None:
                 elif kind == "io_uring":
                     pytest.fail(f"{where}: CRIU cannot dump io_uring; the checkpoint should not exist")
                 else:
-                    assert isinstance(obj, (f.RegularFile, f.Tty)), where
+                    assert isinstance(obj, (f.RegularFile, f.Tty, f.Fifo)), where
+                    if isinstance(obj, f.Fifo):
+                        assert obj.path == detail, where
                     if isinstance(obj, f.RegularFile):
                         assert obj.path == detail, where
                         assert obj.pos == int(x["fdinfo"]["pos"]), where
