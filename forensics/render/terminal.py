@@ -73,7 +73,7 @@ def summary(ck: Checkpoint) -> Table:
         t.add_row("parent", i.parent)
     w = ck.wrapper
     if w.get("files"):
-        t.add_row("archive holds", ", ".join(sorted(w["files"])))
+        t.add_row("also holds", ", ".join(sorted(w["files"])))
     if "rootfs_diff" in w:
         execs = [e["path"] for e in w["rootfs_diff"] if e.get("type") == "file" and (e.get("mode") or 0) & 0o111]
         t.add_row("container wrote", f"{len(w['rootfs_diff'])} paths (rootfs-diff.tar), {len(execs)} executable; "
