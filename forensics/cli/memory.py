@@ -17,7 +17,7 @@ from forensics.errors import ForensicsError
 from forensics.memory.grep import Match, grep, scan_size, strings_pattern
 from forensics.memory.search import compile_pattern
 from forensics.memory.select import VmaFilter, parse_int, parse_range
-from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.memory.space import VALUE_FORMATS, AddressSpace, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render.hexdump import hexdump
@@ -35,13 +35,6 @@ RootfsOpt = typer.Option(None, "--rootfs", help="Where the container's binaries 
 BinaryOpt = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable).")
 DockerRootOpt = typer.Option(None, "--docker-root", help="Docker data root to find checkpoints by name in.")
 ContainerOpt = typer.Option(None, "--container", help="Container name or id, when a name is ambiguous.")
-
-
-def resolver_for(ck: Checkpoint, rootfs: list[Path] | None, binary: list[str] | None,
-                 docker_root: Path | None):  # noqa: ANN201 - forensics.symbols.resolve.BinaryResolver
-    from forensics.symbols.resolve import resolver_for as resolve
-
-    return resolve(ck, rootfs, binary)
 
 
 def _space(ck: Checkpoint, pid: int) -> AddressSpace:
@@ -88,8 +81,7 @@ def map_(
     make_console().print(t)
 
 
-FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", "i16": "<h", "i32": "<i",
-           "i64": "<q", "f64": "<d", "ptr": "<Q"}
+FORMATS = {**VALUE_FORMATS, "ptr": "<Q"}
 
 
 @memory_app.command("read")
@@ -109,9 +101,10 @@ def read(
     if (address is None) == (symbol is None):
         raise ForensicsError("give --address or --symbol")
     if symbol is not None:
+        from forensics.symbols.resolve import resolver_for
         from forensics.symbols.stops import symbol_address
 
-        resolver = resolver_for(ck, rootfs, binary, docker_root)
+        resolver = resolver_for(ck, rootfs, binary)
         found = symbol_address(ck.process(pid), resolver, symbol)
         if found is None:
             missing = f" (binaries not found: {', '.join(sorted(resolver.missing))})" if resolver.missing else ""

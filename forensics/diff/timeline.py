@@ -6,11 +6,9 @@ import struct
 from dataclasses import dataclass
 
 from forensics.errors import ForensicsError
-from forensics.memory.space import MemoryGap
+from forensics.memory.space import VALUE_FORMATS, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 
-FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", "i16": "<h", "i32": "<i",
-           "i64": "<q", "f64": "<d"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +27,9 @@ def read_value(ck: Checkpoint, pid: int, address: int, kind: str) -> int | float
         raise MemoryGap(address, f"no process {pid} with memory in this checkpoint")
     if kind == "str":
         return space.read_cstring(address, 256).decode("utf-8", "backslashreplace")
-    if kind not in FORMATS:
-        raise ForensicsError(f"--as takes str or {', '.join(FORMATS)}")
-    fmt = FORMATS[kind]
+    if kind not in VALUE_FORMATS:
+        raise ForensicsError(f"--as takes str or {', '.join(VALUE_FORMATS)}")
+    fmt = VALUE_FORMATS[kind]
     return struct.unpack(fmt, space.read(address, struct.calcsize(fmt)))[0]
 
 

@@ -223,6 +223,3 @@ def findings(ck: Checkpoint, reveal: bool = False, extra: list[Finding] | None =
     out.extend(extra or [])
     return sorted(out, key=lambda x: (-x.score, x.rule, x.title))
 
-
-def describe_rules() -> list[tuple[str, str]]:
-    return [(r.__name__, (r.__doc__ or "").strip()) for r in [*RULES, patched_code]]

@@ -131,6 +131,3 @@ def _contiguous(runs: list[Run], offsets: list[int], i: int, end_offset: int) ->
         run_file_end = (run.offset or 0) + (run.end - run.start)
     return True
 
-
-def count_store(store: PageStore, needle: Needle) -> int:
-    return sum(1 for _ in search_store(store, needle))

@@ -21,6 +21,11 @@ from forensics.errors import ForensicsError
 from forensics.images.pagemap import PE_PARENT, PE_PRESENT
 
 
+# How `--as` reads a value: little-endian, as on every architecture CRIU checkpoints here.
+VALUE_FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", "i16": "<h", "i32": "<i",
+                 "i64": "<q", "f64": "<d"}
+
+
 class MemoryGap(ForensicsError):
     """An address whose bytes are not in the checkpoint; `reason` says why in words."""
 

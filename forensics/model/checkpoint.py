@@ -97,9 +97,8 @@ class Checkpoint:
     errors: list[str] = field(default_factory=list)
     # Per-process memory readers (forensics.memory.space.AddressSpace); not part of any report.
     memory: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
-    # The input it was read from (forensics.locate Source) and the page stores, for parents' children.
+    # The input it was read from (forensics.locate Source), for wrapper files and binaries in archives.
     source: Any = field(default=None, repr=False, compare=False)
-    _memory_index: Any = field(default=None, repr=False, compare=False)
 
     @property
     def partial(self) -> bool:

@@ -350,7 +350,15 @@ def load_directory(directory: Path) -> Checkpoint:
     return load_checkpoint(directory)
 
 
-def load_source(source: Source, depth: int = 0) -> Checkpoint:
+def _parent_memory(source: Source | None, depth: int = 0) -> Memory | None:
+    """Only the page stores of the parent chain: PE_PARENT pages are all a child needs from its parents
+    (locate already refuses links that loop or leave the archive; the depth bound is belt and braces)."""
+    if source is None or depth >= 32:
+        return None
+    return Memory(ImageSet(source), _parent_memory(source.parent(), depth + 1))
+
+
+def load_source(source: Source) -> Checkpoint:
     if not source.exists("inventory.img"):
         raise NotACheckpoint("no inventory.img among its images: not a CRIU checkpoint", source.meta.path)
     images = ImageSet(source)
@@ -361,11 +369,9 @@ def load_source(source: Source, depth: int = 0) -> Checkpoint:
     if inv:
         info.img_version = inv[0].img_version
         info.pre_dump = build.has(inv[0], "pre_dump_mode")
-    parent_source = source.parent() if depth < 32 else None
-    parent_memory = None
+    parent_source = source.parent()
     if parent_source is not None:
         info.parent = str(parent_source.meta.path)
-        parent_memory = load_source(parent_source, depth + 1)._memory_index
     for name in images.names:
         img = images.image(name)
         assert img is not None
@@ -382,8 +388,7 @@ def load_source(source: Source, depth: int = 0) -> Checkpoint:
     _criu_version(images, info)
 
     ctx = build.FileContext(images)
-    memory = Memory(images, parent_memory)
-    ck._memory_index = memory
+    memory = Memory(images, _parent_memory(parent_source))
     pstree = images.entries("pstree.img")
     procs = []
     mnt_ns: set[int] = set()
