@@ -114,5 +114,5 @@ def parse(path: Path) -> Page:
 def need_chromium() -> None:
     if not Path("/usr/bin/chromium").exists():
         if os.environ.get("CI"):
-            pytest.fail("CI must have /usr/bin/chromium (setup.sh installs Debian's chromium as root)")
-        pytest.skip("no /usr/bin/chromium (setup.sh installs it when run as root)")
+            pytest.fail("CI must have /usr/bin/chromium (`./setup.sh --test` installs Debian's chromium as root)")
+        pytest.skip("no /usr/bin/chromium (`./setup.sh --test` installs it when run as root)")
