@@ -246,7 +246,7 @@ def _context(ck: Checkpoint, m, n: int) -> tuple[int, bytes]:  # noqa: ANN001
     from forensics.memory.space import MemoryGap
 
     space = ck.memory[m.pid]
-    page = ck.process(m.pid).page_size if ck.process(m.pid) else 4096
+    page = ck.page_size_of(m.pid)
     start = max(m.vma.start, m.address - n)
     end = min(m.vma.end, m.address + m.length + n)
     # Shrink to what is readable: context must never invent bytes.
