@@ -10,6 +10,8 @@ failed result naming why: it is never silently missing.
 from __future__ import annotations
 
 import os
+import queue
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -94,12 +96,16 @@ class LocalBackend:
 
 class DaskBackend:
     """--scheduler tcp://HOST:8786 (or an existing distributed.Client): each task a Dask task, results
-    streamed back with distributed.as_completed as they finish. Only tasks (paths and the question) go
-    out and results come back; the workers read the evidence from the shared path themselves."""
+    streamed back as they finish (a done-callback per future feeds a queue). Only tasks (paths and the
+    question) go out and results come back; the workers read the evidence from the shared path themselves.
 
-    def __init__(self, scheduler: Any, timeout: float = 30) -> None:
+    A hunt must not hang on a cluster that stopped working (every worker gone, a scheduler that lost the
+    tasks): when for `stall_seconds` no result came back and the scheduler runs none of the hunt's tasks,
+    the tasks still out come back failed, saying so."""
+
+    def __init__(self, scheduler: Any, timeout: float = 30, stall_seconds: float = 300) -> None:
         try:
-            from distributed import Client, as_completed
+            from distributed import Client
         except ImportError:
             raise ForensicsError("--scheduler needs the distributed package: pip install "
                                  "'checkpoint-forensics[hunt]'") from None
@@ -110,24 +116,57 @@ class DaskBackend:
                 self.client, self._own = Client(scheduler, timeout=timeout), True
             except (OSError, TimeoutError) as e:
                 raise ForensicsError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
-        self._ac = as_completed([], with_results=True, raise_errors=False)
-        self._tasks: dict[str, Task] = {}
+        self._done: queue.Queue[Any] = queue.Queue()
+        self._futures: dict[str, tuple[Any, Task]] = {}
         self._run = uuid.uuid4().hex[:12]
+        self.stall_seconds = stall_seconds
 
     def submit(self, task: Task) -> None:
         fut = self.client.submit(run_task, task, pure=False, key=f"hunt-{self._run}-{task.id}")
-        self._tasks[fut.key] = task
-        self._ac.add(fut)
+        self._futures[fut.key] = (fut, task)
+        fut.add_done_callback(self._done.put)
+
+    def _busy(self) -> bool:
+        """Whether any worker is running one of this hunt's tasks right now."""
+        try:
+            processing = self.client.processing()
+        except Exception:  # noqa: BLE001 - a scheduler that does not answer is not busy for us
+            return False
+        return any(str(k).startswith(f"hunt-{self._run}-") for keys in processing.values() for k in keys)
 
     def results(self) -> Iterator[TaskResult]:
-        for fut, value in self._ac:
-            task = self._tasks.pop(fut.key)
-            if isinstance(value, TaskResult):
-                yield value
-            else:   # KilledWorker (its workers died more often than allowed-failures), a lost connection...
-                yield _failed(task, f"failed on the cluster: {type(value).__name__}: {str(value)[:300]}")
-            fut.release()
+        idle_since = time.monotonic()
+        while self._futures:
+            try:
+                fut = self._done.get(timeout=min(10.0, self.stall_seconds))
+            except queue.Empty:
+                if self._busy():
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since >= self.stall_seconds:
+                    for key, (f, task) in list(self._futures.items()):
+                        del self._futures[key]
+                        f.release()
+                        yield _failed(task, f"no result: the cluster ran none of the hunt's tasks for "
+                                            f"{self.stall_seconds:.0f} s")
+                continue
+            idle_since = time.monotonic()
+            entry = self._futures.pop(fut.key, None)
+            if entry is None:
+                continue
+            task = entry[1]
+            try:
+                value = fut.result()
+            except Exception as e:  # noqa: BLE001 - KilledWorker (its workers died more often than
+                # allowed-failures), a lost connection, a cancelled future: the task failed, with why
+                yield _failed(task, f"failed on the cluster: {type(e).__name__}: {str(e)[:300]}")
+            else:
+                yield value if isinstance(value, TaskResult) else _failed(task, "the cluster sent no result")
+            finally:
+                fut.release()
 
     def close(self) -> None:
+        for fut, _ in self._futures.values():
+            fut.release()
+        self._futures.clear()
         if self._own:
             self.client.close()
