@@ -10,6 +10,7 @@ row, so a typo is visible in the result instead of silently narrowing the hunt.
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +30,13 @@ class Unusable:
 
 
 def target_of(meta: CheckpointMeta) -> Target:
-    """The columns of one found checkpoint; workers reopen it by its path."""
+    """The columns of one found checkpoint; workers reopen it by its (absolute) path."""
     name = meta.container_name or meta.container_id and meta.container_id[:12]
     label = f"{name}/{meta.checkpoint_name}" if name and meta.checkpoint_name else Path(meta.path).name
     time = meta.checkpoint_time.isoformat(timespec="seconds") if meta.checkpoint_time else None
-    return Target(ref=str(meta.path), label=label, engine=meta.engine, container=meta.container_name,
+    # Absolute: a worker's working directory is not the client's. Not resolved: the path as the user's
+    # mounts name it is the one the workers share.
+    return Target(ref=os.path.abspath(meta.path), label=label, engine=meta.engine, container=meta.container_name,
                   pod=meta.pod, namespace=meta.namespace, time=time, pages_size=meta.sizes.pages)
 
 
