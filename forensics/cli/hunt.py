@@ -65,7 +65,7 @@ def hunt(
 ) -> None:
     """Ask every checkpoint one question (grep, YARA, findings, diff against a baseline), in parallel."""
     from forensics.hunt import question as q
-    from forensics.hunt.backends import DaskBackend, InProcessBackend, LocalBackend, default_jobs
+    from forensics.hunt.backends import Backend, DaskBackend, InProcessBackend, LocalBackend, default_jobs
     from forensics.hunt.run import hunt as run_hunt
     from forensics.hunt.run import rows as make_rows
     from forensics.hunt.targets import Unusable, expand
@@ -108,6 +108,7 @@ def hunt(
     items = expand(checkpoints or [], from_ or [], docker_root, container)
     if not items:
         raise ForensicsError("no checkpoints found in " + ", ".join([*(checkpoints or []), *(from_ or [])]))
+    backend: Backend
     if scheduler:
         backend = DaskBackend(scheduler)
     else:
@@ -120,8 +121,6 @@ def hunt(
     stream = as_jsonl and not sort
     with count_progress(len(items), "hunt", enabled=not (as_json or as_jsonl)) as progress:
         def done(r) -> None:  # noqa: ANN001 - CheckpointResult
-            if progress:
-                progress(1)
             if stream:
                 from forensics.hunt.run import Hunt
 
@@ -130,13 +129,15 @@ def hunt(
                 sys.stdout.flush()
 
         try:
-            result = run_hunt(items, question, backend, split_bytes=_bytes(split), on_done=done)
+            result = run_hunt(items, question, backend, split_bytes=_bytes(split), on_done=done,
+                              progress=progress)
         finally:
             backend.close()
 
     rows = make_rows(result, per_checkpoint, not show_all)
-    for col in reversed(sort or []):
-        rows.sort(key=lambda r, c=col.lstrip("-"): sort_value(r, c), reverse=col.startswith("-"))
+    for col in reversed(sort or []):   # stable sorts, last key first: the first --sort wins
+        name = col.lstrip("-")
+        rows.sort(key=lambda r: sort_value(r, name), reverse=col.startswith("-"))
     if output is not None:
         try:
             output.write_text(render.page(result, rows, per_checkpoint))

@@ -117,7 +117,7 @@ class DaskBackend:
             except (OSError, TimeoutError) as e:
                 raise ForensicsError(f"cannot reach the Dask scheduler {scheduler}: {e}") from None
         self._done: queue.Queue[Any] = queue.Queue()
-        self._futures: dict[str, tuple[Any, Task]] = {}
+        self._futures: dict[Any, tuple[Any, Task]] = {}
         self._run = uuid.uuid4().hex[:12]
         self.stall_seconds = stall_seconds
 

@@ -38,13 +38,20 @@ class _Progress:
 
 def hunt(items: list[Target | Unusable], question: Question, backend: Backend, *,
          split_bytes: int = DEFAULT_SPLIT_BYTES,
-         on_done: Callable[[CheckpointResult], None] | None = None) -> Hunt:
+         on_done: Callable[[CheckpointResult], None] | None = None,
+         progress: Callable[[int], None] | None = None) -> Hunt:
+    """Run `question` over `items` on `backend`. `progress` hears 1 as each checkpoint completes;
+    `on_done` gets each checkpoint's final result: as it completes, except with --diff-against, where
+    folding needs every checkpoint's changes first."""
     out = Hunt(question.describe())
     state: dict[int, _Progress] = {}
+    deferred = isinstance(question, DiffQuestion)
     for i, item in enumerate(items):
         if isinstance(item, Unusable):
             r = CheckpointResult(item.target, Status.FAILED, errors=[item.error])
             out.results.append(r)
+            if progress:
+                progress(1)
             if on_done:
                 on_done(r)
             continue
@@ -58,14 +65,15 @@ def hunt(items: list[Target | Unusable], question: Question, backend: Backend, *
         _merge(p, res, backend, question, split_bytes)
         if p.outstanding == 0:
             _finish(p)
-            if on_done and not isinstance(question, DiffQuestion):
+            if progress:
+                progress(1)
+            if on_done and not deferred:
                 on_done(p.result)
-    if isinstance(question, DiffQuestion):
-        fold_shared(out.results)   # needs every checkpoint's changes: reported once all are in
+    if deferred:
+        fold_shared(out.results)
         if on_done:
-            for r in out.results:
-                if r.target.ref in {p.result.target.ref for p in state.values()}:
-                    on_done(r)
+            for p in state.values():
+                on_done(p.result)
     return out
 
 
@@ -77,8 +85,8 @@ def _merge(p: _Progress, res: TaskResult, backend: Backend, question: Question, 
         if e not in r.errors:
             r.errors.append(e)
     if res.error is not None:
-        part = "" if "/" not in res.task_id else f" (part {res.task_id.split('/', 1)[1]})"
-        r.errors.append(res.error + part)
+        which = "" if "/" not in res.task_id else f" (part {res.task_id.split('/', 1)[1]})"
+        r.errors.append(res.error + which)
         return
     if res.parts is not None:
         for k, part in enumerate(res.parts):

@@ -36,8 +36,9 @@ def target_of(meta: CheckpointMeta) -> Target:
     time = meta.checkpoint_time.isoformat(timespec="seconds") if meta.checkpoint_time else None
     # Absolute: a worker's working directory is not the client's. Not resolved: the path as the user's
     # mounts name it is the one the workers share.
-    return Target(ref=os.path.abspath(meta.path), label=label, engine=meta.engine, container=meta.container_name,
-                  pod=meta.pod, namespace=meta.namespace, time=time, pages_size=meta.sizes.pages)
+    return Target(ref=os.path.abspath(meta.path), label=label, engine=meta.engine,
+                  container=meta.container_name, pod=meta.pod, namespace=meta.namespace, time=time,
+                  pages_size=meta.sizes.pages)
 
 
 def _named(text: str, docker_root: Path | None, container: str | None) -> list[Target | Unusable]:

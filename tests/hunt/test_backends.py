@@ -142,7 +142,8 @@ def test_undecodable_checkpoints_are_rows(tmp_path: Path, cluster) -> None:  # n
         bad = [r for r in result.results if r.status is not Status.OK]
         assert {r.target.ref for r in bad} == {str(junk), str(cut), str(tmp_path / "nope")}
         for r in bad:
-            assert r.errors and "Traceback" not in r.errors[0] and "internal error" not in r.errors[0], r.errors
+            assert r.errors, r
+            assert "Traceback" not in r.errors[0] and "internal error" not in r.errors[0], r.errors
 
 
 def test_a_cluster_without_workers_does_not_hang() -> None:

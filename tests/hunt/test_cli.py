@@ -30,7 +30,8 @@ def test_jsonl_streams_one_row_per_checkpoint_and_hit() -> None:
 
 
 def test_per_checkpoint_counts_sorted() -> None:
-    p = forensics("--grep", "svc-", *FLEET.paths, "--per-checkpoint", "--sort", "-time", "--json", "--jobs", "1")
+    p = forensics("--grep", "svc-", *FLEET.paths, "--per-checkpoint", "--sort", "-time", "--json",
+                  "--jobs", "1")
     assert p.returncode == 0, p.stderr
     rows = json.loads(p.stdout)["rows"]
     assert len(rows) == len(FLEET.entries)

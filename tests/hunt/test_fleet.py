@@ -65,7 +65,8 @@ def test_diff_against_baseline_names_the_process_and_counters(fleet: Fleet) -> N
         assert r.status is Status.OK
         named = {h.what: h for h in r.hits if h.kind is HitKind.VALUE}
         state, old = e["service_state"], base["service_state"]
-        assert named["request_counter"].detail == f"u64 {old['request_counter']!r} -> {state['request_counter']!r}"
+        assert named["request_counter"].detail == \
+            f"u64 {old['request_counter']!r} -> {state['request_counter']!r}"
         assert named["tick_counter"].detail == f"u32 {old['tick_counter']!r} -> {state['tick_counter']!r}"
         # Every named value (a symbol of the service binary) is in the one process that holds them.
         assert {h.pid for h in r.hits if h.kind is HitKind.VALUE and not h.what.startswith("[")} == {1}
@@ -74,7 +75,8 @@ def test_diff_against_baseline_names_the_process_and_counters(fleet: Fleet) -> N
 
 def test_diff_folds_what_every_checkpoint_shares(fleet: Fleet) -> None:
     base = fleet.baseline
-    same = [str(fleet.path(e)) for e in fleet.entries if e["container"] == base["container"] and e is not base]
+    same = [str(fleet.path(e)) for e in fleet.entries
+            if e["container"] == base["container"] and e is not base]
     baseline = expand([str(fleet.path(base))], [])[0]
     q = DiffQuestion(baseline, Binaries(binary=(BINARY,)))
     folded = hunt(expand(same, []), q, InProcessBackend())
