@@ -136,7 +136,7 @@ def main() -> int:
     raw: dict[str, object] = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="cf-hunt-bench-") as tmp, \
             distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                     dashboard_address=None, silence_logs=50) as lc, \
+                                     dashboard_address=":0", silence_logs=50) as lc, \
             distributed.Client(lc) as client:
         scratch = Path(tmp)
         one(fleet_targets(fleet, 8, scratch), GrepQuestion(ioc), "dask2", client)   # workers import once

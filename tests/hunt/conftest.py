@@ -63,6 +63,6 @@ def fleet(request: pytest.FixtureRequest) -> Fleet:
 def cluster():
     """A real Dask cluster: a scheduler here and 2 worker processes, one thread each."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
                                   silence_logs=40) as lc, distributed.Client(lc) as client:
         yield client

@@ -65,7 +65,7 @@ def _fresh_cluster(**config):  # noqa: ANN003, ANN202
 
     ctx = dask.config.set(config)
     ctx.__enter__()
-    lc = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+    lc = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
                                   silence_logs=50)
     return ctx, lc, distributed.Client(lc)
 
@@ -151,7 +151,7 @@ def test_a_cluster_without_workers_does_not_hang() -> None:
     distributed = pytest.importorskip("distributed")
     fleet = load_fleet(SAMPLES)
     items = expand(fleet.paths[:3], [])
-    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0",
                                   silence_logs=50) as lc, distributed.Client(lc) as client:
         result = hunt(items, GrepQuestion(fleet.ioc), DaskBackend(client, stall_seconds=2))
     assert [r.status for r in result.results] == [Status.FAILED] * 3
