@@ -26,6 +26,34 @@ def _bytes(text: str) -> int:
         raise ForensicsError(f"--split takes a size such as 512MiB or 2GiB, not {text!r}") from None
 
 
+def _reports(result, directory: Path, page: Path, reveal: bool, rootfs: list[Path] | None,  # noqa: ANN001
+             binary: list[str] | None) -> dict[str, str]:
+    """`forensics report` of every checkpoint with hits, as report-N.html (N its number on the page);
+    {ref: URL relative to the page}. A checkpoint whose report cannot be made keeps the command instead."""
+    import os
+
+    from forensics.cli.report import make_report
+    from forensics.hunt.open import load
+
+    directory.mkdir(parents=True, exist_ok=True)
+    links = {}
+    for i, r in enumerate(result.results, 1):
+        if not r.hits:
+            continue
+        out = directory / f"report-{i}.html"
+        try:
+            ck = load(r.target)
+        except ForensicsError:
+            continue
+        try:
+            make_report([r.target.ref], [ck], out, reveal, rootfs, binary)
+        finally:
+            if ck.source is not None:
+                ck.source.close()
+        links[r.target.ref] = os.path.relpath(out, page.parent.resolve() if page.parent else Path.cwd())
+    return links
+
+
 @app.command()
 def hunt(
     checkpoints: Optional[list[str]] = typer.Argument(None, help="Checkpoints, in any form inspect takes."),
@@ -60,6 +88,9 @@ def hunt(
     as_json: bool = typer.Option(False, "--json", help="One JSON document."),
     as_jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per row, as checkpoints finish."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write a self-contained page."),
+    reports: Optional[Path] = typer.Option(
+        None, "--reports", help="With -o: also write each checkpoint with hits's full report into this "
+        "directory (made here, not on the cluster) and link the page's rows to them."),
     docker_root: Optional[Path] = typer.Option(None, "--docker-root"),
     container: Optional[str] = typer.Option(None, "--container"),
 ) -> None:
@@ -139,8 +170,9 @@ def hunt(
         name = col.lstrip("-")
         rows.sort(key=lambda r: sort_value(r, name), reverse=col.startswith("-"))
     if output is not None:
+        links = _reports(result, reports, output, reveal, rootfs, binary) if reports is not None else None
         try:
-            output.write_text(render.page(result, rows, per_checkpoint))
+            output.write_text(render.page(result, rows, per_checkpoint, links))
         except OSError as e:
             raise ForensicsError(f"cannot write: {e.strerror}", output) from None
     if as_json:

@@ -75,8 +75,12 @@ tr.failed td{color:#a00}tr.partial td{color:#a60}code{background:#f5f5f5;padding
 section{border-top:2px solid #ccc;margin-top:1.5em}.muted{color:#777}"""
 
 
-def page(h: Hunt, rows: list[Row], per_checkpoint: bool) -> str:
+def page(h: Hunt, rows: list[Row], per_checkpoint: bool, reports: dict[str, str] | None = None) -> str:
+    """`reports` maps a checkpoint's ref to its generated report (a URL relative to the page): then rows
+    link their pid to that report's process section, and the checkpoint's section links the report."""
     from forensics.render.html import el, frag, raw
+
+    reports = reports or {}
 
     index = {r.target.ref: i for i, r in enumerate(h.results, 1)}
     head = ["checkpoint", "container", "pod", "namespace", "time", "status"]
@@ -90,8 +94,11 @@ def page(h: Hunt, rows: list[Row], per_checkpoint: bool) -> str:
         if per_checkpoint:
             cells.append(el("td", str(r.count)))
         elif r.hit is not None:
-            cells += [el("td", "" if r.hit.pid is None else str(r.hit.pid)), el("td", _addr(r.hit.address)),
-                      el("td", r.hit.what), el("td", r.hit.detail)]
+            pid = "" if r.hit.pid is None else str(r.hit.pid)
+            if pid and r.ref in reports:
+                pid = el("a", pid, href=f"{reports[r.ref]}#pid-{pid}")
+            cells += [el("td", pid), el("td", _addr(r.hit.address)), el("td", r.hit.what),
+                      el("td", r.hit.detail)]
         else:
             cells += [el("td"), el("td"), el("td"), el("td", r.error or "(no hits)")]
         body.append(el("tr", *cells, class_=r.status.value if r.status is not Status.OK else None))
@@ -108,6 +115,9 @@ def page(h: Hunt, rows: list[Row], per_checkpoint: bool) -> str:
             el("h2", t.label, id=f"ck-{i}"),
             el("table", *(el("tr", el("th", k), el("td", v)) for k, v in facts if v is not None)),
             [el("p", el("strong", "error: "), e) for e in res.errors],
+            el("p", "Its full report: ", el("a", reports[t.ref], href=reports[t.ref]), " ",
+               [frag(el("a", f"pid {p}", href=f"{reports[t.ref]}#pid-{p}"), " ") for p in pids])
+            if t.ref in reports else
             el("p", "Its full report: ", el("code", report_command(t.ref, i)),
                (" then open " if pids else None),
                [frag(el("code", f"report-{i}.html#pid-{p}"), " ") for p in pids]),

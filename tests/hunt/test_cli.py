@@ -73,3 +73,17 @@ def test_one_question_needed() -> None:
     assert p.returncode == 2 and p.stderr.startswith("forensics: give exactly one question")
     p = forensics("--grep", "x", "--findings", *FLEET.paths[:1])
     assert p.returncode == 2
+
+
+def test_page_links_rows_to_generated_reports(tmp_path: Path) -> None:
+    page = tmp_path / "out" / "hunt.html"
+    page.parent.mkdir()
+    p = forensics("--grep", FLEET.ioc, "--from", str(FLEET.root / "fleet"), "-o", str(page),
+                  "--reports", str(tmp_path / "out" / "reports"))
+    assert p.returncode == 0, p.stderr
+    made = sorted((tmp_path / "out" / "reports").iterdir())
+    assert len(made) == len(FLEET.planted)
+    text = page.read_text()
+    for report in made:
+        assert f'href="reports/{report.name}#pid-1"' in text
+        assert 'id="pid-1"' in report.read_text()
