@@ -89,8 +89,8 @@ def hunt(
     as_jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per row, as checkpoints finish."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write a self-contained page."),
     reports: Optional[Path] = typer.Option(
-        None, "--reports", help="With -o: also write each checkpoint with hits's full report into this "
-        "directory (made here, not on the cluster) and link the page's rows to them."),
+        None, "--reports", help="With -o: also write the full report of each checkpoint with hits into "
+        "this directory (made here, not on the cluster) and link the page's rows to them."),
     docker_root: Optional[Path] = typer.Option(None, "--docker-root"),
     container: Optional[str] = typer.Option(None, "--container"),
 ) -> None:
@@ -108,6 +108,8 @@ def hunt(
     if len(asked) != 1:
         raise ForensicsError("give exactly one question: --grep PATTERN, --yara RULES, --findings or "
                              "--diff-against BASELINE")
+    if reports is not None and output is None:
+        raise ForensicsError("--reports DIR goes with -o PAGE.html: the page is what links to the reports")
     if as_json and as_jsonl:
         raise ForensicsError("give --json or --jsonl, not both")
     for col in sort or []:
