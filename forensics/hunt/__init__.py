@@ -1,9 +1,10 @@
 """hunt: one question over many checkpoints, answered in parallel (local processes or a Dask cluster).
 
-    targets.expand(inputs, from_) -> list[Target]      which checkpoints (locate only, nothing decoded)
-    tasks.plan(targets, question) -> list[Task]        one task per checkpoint, or per part of a big one
-    backends.LocalBackend / DaskBackend .run(tasks)    TaskResults as they finish
-    run.hunt(...) -> Hunt                              the rows, one per checkpoint and hit
+    targets.expand(named, from_) -> [Target | Unusable]   which checkpoints (locate only, nothing decoded)
+    question: GrepQuestion, YaraQuestion, FindingsQuestion, DiffQuestion; ask(ck, q, part) -> [Hit]
+    tasks.run_task(Task) -> TaskResult                    one checkpoint, or one part of a big one
+    backends: InProcessBackend, LocalBackend(jobs), DaskBackend(scheduler)
+    run.hunt(items, q, backend) -> Hunt; run.rows(hunt) -> [Row]
 
 Workers open the evidence by path (a shared filesystem on a cluster); only results travel back.
 """
