@@ -70,11 +70,17 @@ def _fresh_cluster(**config):  # noqa: ANN003, ANN202
     return ctx, lc, distributed.Client(lc)
 
 
-def _kill_a_busy_worker(client, stop: threading.Event, killed: list[int]) -> None:  # noqa: ANN001
-    """SIGKILL the process of a worker the scheduler says is running a hunt task right now."""
+def _kill_a_busy_worker(client, stop: threading.Event, killed: list[int],  # noqa: ANN001
+                        parts_only: bool = False) -> None:
+    """SIGKILL the process of a worker the scheduler says is running a hunt task right now (with
+    `parts_only`, a task answering a part of a split checkpoint: its id has a '/')."""
     pids = client.run(os.getpid)
+
+    def wanted(key: object) -> bool:
+        return str(key).startswith("hunt-") and (not parts_only or "/" in str(key))
+
     while not stop.is_set():
-        busy = [w for w, keys in client.processing().items() if any(str(k).startswith("hunt-") for k in keys)]
+        busy = [w for w, keys in client.processing().items() if any(wanted(k) for k in keys)]
         if busy:
             killed.append(pids[busy[0]])
             os.kill(pids[busy[0]], signal.SIGKILL)
@@ -156,3 +162,44 @@ def test_a_cluster_without_workers_does_not_hang() -> None:
         result = hunt(items, GrepQuestion(fleet.ioc), DaskBackend(client, stall_seconds=2))
     assert [r.status for r in result.results] == [Status.FAILED] * 3
     assert all("ran none of the hunt's tasks" in r.errors[0] for r in result.results)
+
+
+def test_a_lost_part_makes_its_checkpoint_partial_or_failed() -> None:
+    """Checkpoints split into parts, Dask allowed no retry, a busy worker killed: the checkpoints whose
+    part was lost are partial (other parts answered) or failed, naming the lost part; the others are
+    complete and equal to --jobs 1."""
+    fleet = load_fleet(SAMPLES)
+    items = _many(fleet, 3)
+    q = GrepQuestion("svc-")
+    reference = {r.target.label: r for r in hunt(items, q, InProcessBackend()).results}
+    ctx, lc, client = _fresh_cluster(**{"distributed.scheduler.allowed-failures": 0})
+    try:
+        killed: list[int] = []
+        stop = threading.Event()
+        killer = threading.Thread(target=_kill_a_busy_worker, args=(client, stop, killed, True))
+        killer.start()
+        try:
+            result = hunt(items, q, DaskBackend(client), split_bytes=16 << 10)
+        finally:
+            stop.set()
+            killer.join()
+        assert killed
+        assert len(result.results) == len(items)
+        hurt = [r for r in result.results if r.status is not Status.OK]
+        assert hurt, "the killed worker's task must come back failed"
+        for r in hurt:
+            assert any("KilledWorker" in e for e in r.errors), r.errors
+        # A part was lost (the worker was killed while it ran one); its checkpoint's other parts (there are
+        # about 10 at this split size; the worker ran one or two tasks) answered: partial, naming it.
+        partial = [r for r in hurt if r.status is Status.PARTIAL]
+        assert partial, [(r.status, r.errors) for r in hurt]
+        for r in partial:
+            assert any("KilledWorker" in e and "(part " in e for e in r.errors), r.errors
+            assert r.tasks > 2
+        for r in result.results:
+            if r.status is Status.OK:
+                assert r.hits == reference[r.target.label].hits
+    finally:
+        client.close()
+        lc.close()
+        ctx.__exit__(None, None, None)
