@@ -45,7 +45,10 @@ NEEDLE = "CF-NEEDLE-0123456789"   # what memhog plants (samples/lab/bench/memhog
 def fleet_targets(root: Path, n: int, scratch: Path) -> list[Target]:
     """n checkpoints of the fleet: the fleet's own, then copies of it under `scratch`."""
     doc = json.loads((root / "fleet" / "index.json").read_text())
-    paths = [root / (e["images"] or e["archive"]) for e in doc["checkpoints"]]
+    # Docker directories and Podman archives alternating, so every count has the same mix of both.
+    docker = [root / e["images"] for e in doc["checkpoints"] if e["images"]]
+    podman = [root / e["archive"] for e in doc["checkpoints"] if not e["images"]]
+    paths = [p for pair in zip(docker, podman) for p in pair]
     out: list[str] = []
     copy = 0
     while len(out) < n:
