@@ -68,7 +68,7 @@ class LocalBackend:
 
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["forensics.hunt.tasks", "forensics.hunt.question",
-                                    "forensics.model.load"])
+                                    "forensics.loader"])
         self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
         self._pending: dict[Future[TaskResult], Task] = {}
 

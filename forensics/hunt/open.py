@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from forensics.hunt.rows import Target
+from forensics.loader import load_source
 from forensics.locate.resolve import open_checkpoint
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_source
 
 
 def load(t: Target) -> Checkpoint:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,17 @@ def _filter(part: Part | None) -> VmaFilter:
     return VmaFilter(pids=part.pids if part is not None else None)
 
 
+def _masker(cks: list[Checkpoint], reveal: bool):  # noqa: ANN202 - forensics.model.secrets.Masker
+    """The one masking policy of every output (tables.secrets): each secret these checkpoints hold (their
+    environments, command lines, commands typed into shells) masked wherever a hit's text repeats it."""
+    from forensics.tables.secrets import masker_for
+
+    return masker_for(cks, reveal)
+
+
 def ask(ck: Checkpoint, q: Question, part: Part | None = None) -> list[Hit]:
-    """The hits of one checkpoint (or of one part of it), in a stable order."""
+    """The hits of one checkpoint (or of one part of it), in a stable order, secrets masked unless the
+    question reveals them (a grep's pattern is the user's own and stays as given)."""
     if isinstance(q, GrepQuestion):
         hits = _grep(ck, q, part)
     elif isinstance(q, YaraQuestion):
@@ -142,7 +151,10 @@ def ask(ck: Checkpoint, q: Question, part: Part | None = None) -> list[Hit]:
     elif isinstance(q, FindingsQuestion):
         hits = _findings(ck, q)
     else:
-        hits = _diff(ck, q)
+        hits = _diff(ck, q)   # masks its own texts: they are its fold keys
+    if not isinstance(q, DiffQuestion) and hits:
+        masker = _masker([ck], getattr(q, "reveal", False))
+        hits = [replace(h, detail=masker.text(h.detail)) for h in hits]
     return sorted(hits, key=Hit.sort_key)
 
 
@@ -155,7 +167,7 @@ def _grep(ck: Checkpoint, q: GrepQuestion, part: Part | None) -> list[Hit]:
 
     needle = compiled_pattern(q)
     span = part.span if part is not None else None
-    return [Hit(HitKind.GREP, q.pattern, _mapping(m.vma), m.pid, m.address, m.length, m.where)
+    return [Hit(HitKind.GREP, q.pattern, _mapping(m.vma), m.pid, m.address, m.length, str(m.where))
             for m in grep(ck, needle, _filter(part), span=span)]
 
 
@@ -164,7 +176,7 @@ def _yara(ck: Checkpoint, q: YaraQuestion, part: Part | None) -> list[Hit]:
 
     rules = _compiled_rules(q.rules, q.name)
     return [Hit(HitKind.YARA, m.rule, f"{m.pattern} in {_mapping(m.vma)}", m.pid, m.address, m.length,
-                m.vma.label or m.vma.kind) for m in scan(ck, rules, _filter(part))]
+                str(m.vma.label or m.vma.kind)) for m in scan(ck, rules, _filter(part))]
 
 
 def _findings(ck: Checkpoint, q: FindingsQuestion) -> list[Hit]:
@@ -186,7 +198,7 @@ _REGISTER_FIELD = re.compile(r"^tid \d+ (sp|ip)$")
 
 
 def _shown(value: Any, name: str, reveal: bool) -> str:
-    from forensics.findings.rules import SECRET_NAME, mask
+    from forensics.model.secrets import SECRET_NAME, mask
 
     text = str(value)
     return text if reveal or not SECRET_NAME.search(name) else mask(text)
@@ -218,6 +230,7 @@ def _diff(ck: Checkpoint, q: DiffQuestion) -> list[Hit]:
 
     base = _baseline(q.baseline)
     d = diff_checkpoints(base, ck, namer=make_namer(ck, q.binaries.resolver(ck)))
+    masker = _masker([base, ck], q.reveal)
     out = []
     for c in d.changes:
         if c.field and _REGISTER_FIELD.match(c.field):
@@ -229,12 +242,13 @@ def _diff(ck: Checkpoint, q: DiffQuestion) -> list[Hit]:
         else:
             text = c.subject + "".join(f" {x}" for x in (c.old, c.new, c.note) if x is not None)
         what = f"{c.section} {c.what}"
+        text = masker.text(text)
         out.append(Hit(HitKind.CHANGE, what, text, c.pid, key=f"{what}|{c.pid}|{text}"))
     for v in d.values:
         if v.noise is not None:
             continue
         name = v.symbol or v.where
-        text = f"{v.type} {v.old!r} -> {v.new!r}"
-        out.append(Hit(HitKind.VALUE, name, text, v.pid, v.address, where=v.where,
+        text = masker.text(f"{v.type} {v.old!r} -> {v.new!r}")
+        out.append(Hit(HitKind.VALUE, str(name), text, v.pid, v.address, where=str(v.where),
                        key=f"value|{v.pid}|{v.address:x}|{name}|{text}"))
     return out

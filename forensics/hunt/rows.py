@@ -40,6 +40,7 @@ class Target:
     pod: str | None = None
     namespace: str | None = None
     time: str | None = None
+    time_source: str | None = None    # where the time was read: forensics.records.TimeSource
     pages_size: int | None = None
 
 
@@ -92,6 +93,7 @@ class Row:
     count: int
     hit: Hit | None = None
     error: str | None = None
+    time_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "hit"}

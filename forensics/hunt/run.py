@@ -119,7 +119,7 @@ def rows(h: Hunt, per_checkpoint: bool = False, quiet: bool = False) -> list[Row
         def row(count: int, hit: Hit | None, t: Target = t, r: CheckpointResult = r,
                 error: str | None = error) -> Row:
             return Row(t.label, t.ref, t.engine, t.container, t.pod, t.namespace, t.time, r.status, count,
-                       hit, error)
+                       hit, error, t.time_source)
 
         if per_checkpoint or not r.hits:
             if per_checkpoint or not quiet or r.status is not Status.OK:

@@ -33,12 +33,13 @@ def target_of(meta: CheckpointMeta) -> Target:
     """The columns of one found checkpoint; workers reopen it by its (absolute) path."""
     name = meta.container_name or meta.container_id and meta.container_id[:12]
     label = f"{name}/{meta.checkpoint_name}" if name and meta.checkpoint_name else Path(meta.path).name
-    time = meta.checkpoint_time.isoformat(timespec="seconds") if meta.checkpoint_time else None
+    stamp = meta.checkpoint_time
+    time = stamp.utc.isoformat(timespec="seconds") if stamp is not None else None
     # Absolute: a worker's working directory is not the client's. Not resolved: the path as the user's
     # mounts name it is the one the workers share.
     return Target(ref=os.path.abspath(meta.path), label=label, engine=meta.engine,
                   container=meta.container_name, pod=meta.pod, namespace=meta.namespace, time=time,
-                  pages_size=meta.sizes.pages)
+                  time_source=stamp.source.value if stamp is not None else None, pages_size=meta.sizes.pages)
 
 
 def _named(text: str, docker_root: Path | None, container: str | None) -> list[Target | Unusable]:

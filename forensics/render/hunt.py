@@ -107,7 +107,9 @@ def page(h: Hunt, rows: list[Row], per_checkpoint: bool, reports: dict[str, str]
         t = res.target
         pids = sorted({x.pid for x in res.hits if x.pid is not None})
         facts = [("path", t.ref), ("engine", t.engine), ("container", t.container), ("pod", t.pod),
-                 ("namespace", t.namespace), ("time", t.time), ("status", res.status.value),
+                 ("namespace", t.namespace),
+                 ("time", f"{t.time} ({t.time_source})" if t.time and t.time_source else t.time),
+                 ("status", res.status.value),
                  ("hits", str(len(res.hits))),
                  ("folded (shared by every checkpoint)", str(res.folded) if res.folded else None)]
         sections.append(el(

@@ -87,3 +87,16 @@ def test_page_links_rows_to_generated_reports(tmp_path: Path) -> None:
     for report in made:
         assert f'href="reports/{report.name}#pid-1"' in text
         assert 'id="pid-1"' in report.read_text()
+
+
+def test_secrets_are_masked_unless_revealed() -> None:
+    token = "cf-token-3a9d0c5e7b214f68"      # the service's SERVICE_TOKEN, in every fleet checkpoint
+    base = str(FLEET.path(FLEET.baseline))
+    for args in (["--findings"], ["--diff-against", base, "--grep", "x"][:2]):
+        p = forensics(*args, *FLEET.paths, "--json", "--jobs", "1")
+        assert p.returncode == 0, p.stderr
+        assert token not in p.stdout
+    p = forensics("--findings", *FLEET.paths[:1], "--json", "--reveal")
+    assert token in p.stdout
+    masked = forensics("--findings", *FLEET.paths[:1], "--json")
+    assert "env-secret" in masked.stdout and token not in masked.stdout
