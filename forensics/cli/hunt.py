@@ -36,7 +36,7 @@ def _reports(result, directory: Path, page: Path, reveal: bool, rootfs: list[Pat
     from forensics.hunt.open import load
 
     directory.mkdir(parents=True, exist_ok=True)
-    links = {}
+    links: dict[str, str] = {}
     for i, r in enumerate(result.results, 1):
         if not r.hits:
             continue
@@ -50,7 +50,7 @@ def _reports(result, directory: Path, page: Path, reveal: bool, rootfs: list[Pat
         finally:
             if ck.source is not None:
                 ck.source.close()
-        links[r.target.ref] = os.path.relpath(out, page.parent.resolve() if page.parent else Path.cwd())
+        links[r.target.ref] = os.path.relpath(str(out), str(page.parent.resolve()))
     return links
 
 
@@ -183,8 +183,9 @@ def hunt(
         for row in rows:
             print(render.jsonl(row))
     elif not as_jsonl:
-        console = make_console()
-        console.print(render.table(rows, per_checkpoint))
+        from forensics.render.table import write
+
+        write([render.table(rows, per_checkpoint, result.question)])
         failed = sum(1 for r in result.results if r.status is Status.FAILED)
         folded = sum(r.folded for r in result.results)
         tail = f"{len(result.results)} checkpoints, {sum(1 for r in result.results if r.hits)} with hits"

@@ -1,4 +1,5 @@
-"""A hunt as text (a rich table), JSON, JSON Lines and one self-contained HTML page.
+"""A hunt as text (a declared table: rich on a terminal, plain lines in pipes), JSON, JSON Lines and one
+self-contained HTML page.
 
 Every format is made from the same `Row`s. The page loads nothing; every string from a checkpoint (paths,
 labels, matched mapping names, finding details) goes through render.html's `el`/`esc`, which escape
@@ -13,10 +14,11 @@ import json
 import shlex
 from typing import Any
 
-from rich.table import Table
-
 from forensics.hunt.rows import Row, Status
 from forensics.hunt.run import Hunt
+from forensics.records import Column as C
+from forensics.records import Kind as K
+from forensics.records import Table, record
 
 
 def _addr(v: int | None) -> str:
@@ -24,32 +26,35 @@ def _addr(v: int | None) -> str:
 
 
 def _short_time(t: str | None) -> str:
-    """ISO time as `YYYY-MM-DD HH:MM:SS` (the zone is UTC in what locate reports; JSON keeps it whole)."""
+    """ISO time as `YYYY-MM-DD HH:MM:SS` (UTC, as the targets carry it; JSON keeps it whole)."""
     return "" if not t else t.replace("T", " ")[:19]
 
 
-def table(rows: list[Row], per_checkpoint: bool) -> Table:
-    """Pod and namespace columns are left out when no row has one (plain Docker or Podman fleets): a
-    terminal is narrow. JSON and the HTML page always carry them."""
-    t = Table(show_edge=False, header_style="bold")
-    pods = any(r.pod for r in rows)
-    namespaces = any(r.namespace for r in rows)
-    cols = ["CHECKPOINT", "CONTAINER"] + (["POD"] if pods else []) + (["NAMESPACE"] if namespaces else [])
-    cols += ["TIME", "STATUS"]
-    cols += ["HITS"] if per_checkpoint else ["PID", "ADDRESS", "WHAT", "DETAIL"]
-    for c in cols:
-        t.add_column(c, overflow="fold")
+def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Table:
+    """The rows as a declared table (forensics.records), so text looks like every other command's: a
+    rich table on a terminal, plain natural-width lines in a pipe, evidence escaped in both. Pod and
+    namespace columns are left out when no row has one (plain Docker or Podman fleets); JSON and the
+    page always carry them."""
+    cols = [C("checkpoint", "CHECKPOINT", K.EVIDENCE), C("container", "CONTAINER", K.EVIDENCE)]
+    if any(r.pod for r in rows):
+        cols.append(C("pod", "POD", K.EVIDENCE))
+    if any(r.namespace for r in rows):
+        cols.append(C("namespace", "NAMESPACE", K.EVIDENCE))
+    cols += [C("time", "TIME (UTC)", K.WORD), C("status", "STATUS", K.WORD)]
+    if per_checkpoint:
+        cols += [C("count", "HITS", K.INT), C("error", "ERROR", K.EVIDENCE)]
+    else:
+        cols += [C("pid", "PID", K.PID), C("address", "ADDRESS", K.ADDRESS), C("what", "WHAT", K.EVIDENCE),
+                 C("detail", "DETAIL", K.EVIDENCE)]
+    t = Table(record("hunt", "hunt", *cols), title=title)
     for r in rows:
-        cells = [r.checkpoint, r.container or ""] + ([r.pod or ""] if pods else [])
-        cells += ([r.namespace or ""] if namespaces else []) + [_short_time(r.time), r.status.value]
-        if per_checkpoint:
-            cells.append(str(r.count) + (f"  {r.error}" if r.error else ""))
-        elif r.hit is not None:
-            h = r.hit
-            cells += ["" if h.pid is None else str(h.pid), _addr(h.address), h.what, h.detail]
-        else:
-            cells += ["", "", "", r.error or "(no hits)"]
-        t.add_row(*cells, style="red" if r.status is Status.FAILED else None)
+        values = {"checkpoint": r.checkpoint, "container": r.container, "pod": r.pod,
+                  "namespace": r.namespace, "time": _short_time(r.time), "status": r.status.value,
+                  "count": r.count, "error": r.error}
+        h = r.hit
+        values.update(pid=h.pid if h else None, address=h.address if h else None, what=h.what if h else None,
+                      detail=h.detail if h else (r.error or "(no hits)"))
+        t.add(*(values[c.key] for c in cols))
     return t
 
 
