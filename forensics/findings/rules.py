@@ -216,8 +216,8 @@ def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iter
             changed = []
             with open(local, "rb") as fh:
                 for addr, data in space.vma_segments(v):
-                    for off in range(0, len(data), 4096):
-                        page = data[off:off + 4096]
+                    for off in range(0, len(data), p.page_size):
+                        page = data[off:off + p.page_size]
                         fh.seek(v.pgoff + addr + off - v.start)
                         if fh.read(len(page)) != page.tobytes():
                             changed.append(addr + off)
