@@ -318,3 +318,12 @@ class Symbolizer:
             return False
         seg = mod.elf.segment_at(address - mod.bias)
         return seg is not None and seg.executable
+
+    def is_function_start(self, address: int) -> bool:
+        """Whether an address is the first byte of a known function: a function pointer, never a return
+        address (a call returns after itself, not to an entry point). False where there are no symbols."""
+        mod = self.module_at(address)
+        if mod is None or mod.elf is None or mod.bias is None:
+            return False
+        found = mod.elf.lookup(address - mod.bias)
+        return found is not None and found[1] == 0 and found[0].is_code
