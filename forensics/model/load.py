@@ -298,6 +298,7 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
     mm = images.entries(f"mm-{proc.pid}.img")
     if mm:
         proc.vmas = build.vmas(mm[0], ctx)
+        proc.auxv = list(mm[0].mm_saved_auxv)
         if build.has(mm[0], "exe_file_id"):
             proc.exe = ctx.reg_name(mm[0].exe_file_id)
         space = address_space(proc, mm[0], memory, ctx)

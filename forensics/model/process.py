@@ -96,6 +96,7 @@ class Process:
     namespaces: dict[str, int] = field(default_factory=dict)
     cgroup_set: int | None = None
     children: list[int] = field(default_factory=list)
+    auxv: list[int] = field(default_factory=list)  # mm.img's saved auxiliary vector: (type, value) words
 
     @property
     def creds(self) -> Creds | None:
