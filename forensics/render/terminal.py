@@ -145,8 +145,8 @@ def threads_table(procs: list[Process], stops: dict | None = None) -> Table:
 
 
 def thread_stops(procs: list[Process], stops: dict) -> Group:
-    """Per thread: the instructions around the stop and the stack, callers marked heuristic where the
-    frame chain could not prove them."""
+    """Per thread: the instructions around the stop, the proven call chain (each frame says how it was
+    found: cfi, fp, signal), and apart from it the code addresses a stack scan saw."""
     parts: list = []
     for p in procs:
         for th in p.threads:
@@ -161,8 +161,14 @@ def thread_stops(procs: list[Process], stops: dict) -> Group:
             for ins in stop.instructions:
                 parts.append(Text(("  => " if ins.current else "     ") + f"{ins.address:x}  {ins.mnemonic} {ins.op_str}",
                                   style="bold" if ins.current else "dim"))
-            for fr, loc in stop.frames[:12]:
-                parts.append(Text(f"     #{fr.index:<2} {fr.ip:x}  {loc}" + ("  (heuristic)" if fr.heuristic else "")))
+            for fr, loc in stop.frames[:32]:
+                parts.append(Text(f"     #{fr.index:<2} {fr.ip:x}  {loc}  [{fr.method}]"))
+            if stop.unwind is not None and not stop.unwind.complete:
+                parts.append(Text(f"     (chain ends early: {stop.unwind.detail})", style="yellow"))
+            if stop.stack_hits:
+                parts.append(Text("     code addresses found on the stack (not frames: may be stale):", style="dim"))
+                for hit, loc in stop.stack_hits[:8]:
+                    parts.append(Text(f"       [{hit.slot:x}] {hit.value:x}  {loc}", style="dim"))
     return Group(*parts)
 
 
