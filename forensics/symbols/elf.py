@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import mmap
+import os
 import posixpath
 import struct
 from collections.abc import Iterator
@@ -164,6 +165,9 @@ def _display_rank(s: Symbol) -> tuple[int, int, int, str]:
     return len(s.name) - len(s.name.lstrip("_")), BINDING_RANK.get(s.binding, 3), len(s.name), s.name
 
 
+_INDEXES: dict[tuple[int, int, int, int], tuple[SymbolIndex, list[str]]] = {}
+
+
 class ElfImage:
     """An ELF file on disk, opened lazily and read-only through mmap.
 
@@ -259,8 +263,30 @@ class ElfImage:
         return next((s for s in self.segments if s.contains_vaddr(vaddr)), None)
 
     @cached_property
+    def file_key(self) -> tuple[int, int, int, int] | None:
+        """(device, inode, size, mtime): one file, however many processes mapped it."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+    @cached_property
     def symbol_index(self) -> SymbolIndex:
-        """Defined STT_FUNC, STT_OBJECT and STT_GNU_IFUNC symbols of .symtab and .dynsym, sorted once."""
+        """Defined STT_FUNC, STT_OBJECT and STT_GNU_IFUNC symbols of .symtab and .dynsym, sorted once per
+        file for the whole run (a checkpoint of 200 processes of one binary indexes it once)."""
+        key = self.file_key
+        if key is not None and key in _INDEXES:
+            index, errors = _INDEXES[key]
+            self.errors.extend(errors)
+            return index
+        before = len(self.errors)
+        index = self._build_symbol_index()
+        if key is not None:
+            _INDEXES[key] = (index, self.errors[before:])
+        return index
+
+    def _build_symbol_index(self) -> SymbolIndex:
         symbols: list[Symbol] = []
         sections: dict[Symbol, int] = {}
         seen: set[tuple[str, int, int]] = set()

@@ -58,8 +58,17 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
     if code is not None:
         stop.instructions = disassemble(code, start, ip, function_start=fn_start, before=6, after=4)
     if space is not None and regs.sp is not None:
+        pages: dict[int, bytes] = {}
+
         def read_u64(addr: int) -> int:
-            return struct.unpack("<Q", space.read(addr, 8))[0]
+            # Stack words are read one by one (unwind, then scan): a page is read from the store once.
+            page = addr & ~4095
+            if addr - page > 4088:
+                return struct.unpack("<Q", space.read(addr, 8))[0]
+            data = pages.get(page)
+            if data is None:
+                data = pages[page] = space.read(page, 4096)
+            return struct.unpack_from("<Q", data, addr - page)[0]
 
         def read_code(addr: int, length: int) -> bytes | None:
             return code_bytes(space, sym, addr, length)
