@@ -3,9 +3,9 @@
 The layout is the kernel's (fs/binfmt_elf.c, elf_core_dump): an ELF header of type ET_CORE, one PT_NOTE
 and one PT_LOAD per piece of every mapping, then the notes, then the memory, page aligned.
 
-Notes, as the kernel writes them: for the first thread (the leader) NT_PRSTATUS, NT_PRPSINFO, NT_SIGINFO,
-NT_AUXV, NT_FILE, NT_FPREGSET, NT_X86_XSTATE; for each other thread NT_PRSTATUS, NT_FPREGSET,
-NT_X86_XSTATE. Struct layouts are x86_64 Linux's (include/uapi/linux/elfcore.h, asm/user_64.h).
+Notes, in the kernel's order: for the first thread (the leader) NT_PRSTATUS, NT_PRPSINFO, NT_SIGINFO,
+NT_AUXV, NT_FILE, NT_FPREGSET, NT_X86_XSTATE; for each other thread NT_PRSTATUS, NT_SIGINFO, NT_FPREGSET,
+NT_X86_XSTATE (gdb ties a NT_SIGINFO to the thread of the NT_PRSTATUS before it). Struct layouts are x86_64 Linux's (include/uapi/linux/elfcore.h, asm/user_64.h).
 
 Memory of a mapping comes from three places, and a mapping is cut into PT_LOADs where the source changes:
 - the pages CRIU dumped (DUMPED);
@@ -281,7 +281,9 @@ def notes(proc: Process) -> bytes:
         out.append(_note(b"CORE", NT_PRSTATUS, prstatus(proc, t)))
         if i == 0:
             out.append(_note(b"CORE", NT_PRPSINFO, prpsinfo(proc)))
-            out.append(_note(b"CORE", NT_SIGINFO, bytes(128)))
+        # Per thread, so that gdb's $_siginfo answers in every thread: no signal (si_signo 0).
+        out.append(_note(b"CORE", NT_SIGINFO, bytes(128)))
+        if i == 0:
             if proc.auxv:
                 out.append(_note(b"CORE", NT_AUXV, struct.pack(f"<{len(proc.auxv)}Q", *proc.auxv)))
             out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas)))
