@@ -13,8 +13,8 @@ Memory of a mapping comes from three places, and a mapping is cut into PT_LOADs 
   from that file when the resolver finds it (FILE), else left out (MISSING, listed in the report);
 - anonymous pages CRIU did not dump: never touched, so zero (ZERO: a hole in a sparse file);
 - pages held by a missing parent checkpoint or a lazy-pages server: MISSING.
-A MISSING piece is a PT_LOAD with p_filesz 0: gdb then says it cannot read that memory instead of
-showing zeros, and for a binary's text reads its own copy of the file.
+A MISSING piece has no PT_LOAD: gdb then says it cannot read that memory instead of showing zeros, and
+for a binary's text reads its own copy of the file.
 
 The checkpoint was not stopped by a signal: NT_SIGINFO carries signal 0 and pr_cursig is 0.
 """
@@ -172,7 +172,7 @@ class _Load:
 
     @property
     def filesz(self) -> int:
-        return 0 if self.parts[0].source is Source.MISSING else self.memsz
+        return self.memsz
 
 
 def _flags(vma: VmaLike) -> int:
@@ -181,12 +181,15 @@ def _flags(vma: VmaLike) -> int:
 
 
 def _loads(vma: VmaLike, parts: list[Piece]) -> list[_Load]:
-    """One PT_LOAD per run of pieces that have bytes (dumped, file, zero), one per MISSING piece."""
+    """One PT_LOAD per run of adjacent pieces that have bytes (dumped, file, zero). A MISSING piece gets
+    none: gdb reads a PT_LOAD's bytes past p_filesz as zeros, so only leaving the range out makes it
+    answer "Cannot access memory" (or read the binary it was given) instead of showing zeros."""
     loads: list[_Load] = []
     for p in parts:
-        missing = p.source is Source.MISSING
-        if loads and not missing and loads[-1].parts[0].source is not Source.MISSING:
-            last = loads[-1]
+        if p.source is Source.MISSING:
+            continue
+        last = loads[-1] if loads else None
+        if last is not None and last.vaddr + last.memsz == p.start:
             last.memsz = p.end - last.vaddr
             last.parts.append(p)
         else:
