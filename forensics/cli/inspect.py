@@ -35,6 +35,7 @@ def inspect(
     binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable)."),
     show_findings: bool = typer.Option(False, "--findings", help="What to look at first, ranked."),
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
+    go: bool = typer.Option(False, "--goroutines", help="Go programs: every goroutine from runtime.allgs, unwound."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     from forensics.symbols.resolve import resolver_for  # capstone and pyelftools load only when used
@@ -54,6 +55,10 @@ def inspect(
         if resolver.missing and stops:
             console.print(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
                           "give --rootfs DIR or --binary PATH=FILE", style="yellow")
+        if go:
+            from forensics.symbols.goroutines import goroutines_for
+
+            console.print(terminal.goroutine_listing(goroutines_for(ck, resolver), pid))
         if show_findings or all_:
             terminal.render_findings(found, console)
     if ck.partial:

@@ -172,6 +172,29 @@ def thread_stops(procs: list[Process], stops: dict) -> Group:
     return Group(*parts)
 
 
+def goroutine_listing(listings: dict, pid: int | None = None) -> Group:
+    """Per Go process: each goroutine's id, status, function and its chain from the saved gobuf."""
+    parts: list = []
+    for p, listing in sorted(listings.items()):
+        if pid is not None and p != pid:
+            continue
+        if listing.note and not listing.goroutines:
+            parts.append(Text(f"pid {p}: no goroutines ({listing.note})", style="yellow"))
+            continue
+        parts.append(Text(f"pid {p}: {len(listing.goroutines)} goroutines", style="bold"))
+        for g in listing.goroutines:
+            status = getattr(g.status, "name", str(g.status)).lower()
+            parts.append(Text(f"  goroutine {g.id} [{status}] {g.function}  created by {g.created_by}",
+                              style="cyan"))
+            for fr, loc in g.frames[:32]:
+                parts.append(Text(f"     #{fr.index:<2} {fr.ip:x}  {loc}  [{fr.method}]"))
+            if g.unwind is not None and not g.unwind.complete:
+                parts.append(Text(f"     (chain ends early: {g.unwind.detail})", style="yellow"))
+        if listing.note:
+            parts.append(Text(f"  ({listing.note})", style="yellow"))
+    return Group(*parts)
+
+
 def fds_table(procs: list[Process]) -> Table:
     t = _table("file descriptors", "PID", "FD", "TYPE", "TARGET", "DETAIL")
     for p in procs:

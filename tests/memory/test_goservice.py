@@ -15,6 +15,7 @@ import pytest
 
 from forensics.memory.elfcore import write_core
 from forensics.model.load import load_directory
+from forensics.symbols.goroutines import goroutines_for
 from forensics.symbols.resolve import BinaryResolver
 from forensics.symbols.stops import stops_for
 from forensics.symbols.unwind import FrameMethod
@@ -66,6 +67,9 @@ def test_delve_lists_the_goroutines_the_program_logged(lab: Path, tmp_path: Path
                    ["goroutines", "print main.requestCounter", *[f"goroutine {g['id']} bt" for g in logged]])
         listed = {int(m.group(1)) for m in re.finditer(r"Goroutine (\d+) - ", text)}
         assert {g["id"] for g in logged} <= listed, text
+        # Our own listing from the checkpoint (runtime.allgs) finds exactly the goroutines delve finds.
+        native = goroutines_for(ck, resolver(s))[proc.pid]
+        assert {g.id for g in native.goroutines} == listed
         assert f"\n{state['request_counter']}\n" in text
         # Each goroutine's backtrace, as delve reads it from our core, passes through the function the
         # goroutine named as its own: one trace per `goroutine N bt`, in command order.
