@@ -164,10 +164,11 @@ class FrameTable:
 
     def _rule(self, rule: RegisterRule) -> RegRule:
         kind = _KINDS.get(rule.type, RuleKind.UNDEFINED)
+        number = rule.arg if isinstance(rule.arg, int) else 0
         if kind in (RuleKind.OFFSET, RuleKind.VAL_OFFSET):
-            return RegRule(kind, offset=int(rule.arg or 0))
+            return RegRule(kind, offset=number)
         if kind is RuleKind.REGISTER:
-            return RegRule(kind, reg=int(rule.arg or 0))
+            return RegRule(kind, reg=number)
         if kind in (RuleKind.EXPRESSION, RuleKind.VAL_EXPRESSION):
             return RegRule(kind, expr=self._expr(rule.arg))
         return RegRule(kind)

@@ -164,7 +164,7 @@ def goroutines(sym: Symbolizer, read: ReadBytes, read_code: ReadCode) -> Gorouti
     return listing
 
 
-def goroutines_for(ck, resolver) -> dict[int, GoroutineListing]:  # noqa: ANN001 - Checkpoint, BinaryResolver
+def goroutines_for(ck, resolver) -> dict[int, GoroutineListing]:
     """A listing for every process that has memory; non-Go processes get one whose note says so."""
     from forensics.symbols.stops import code_bytes, symbolizer
 
@@ -175,7 +175,7 @@ def goroutines_for(ck, resolver) -> dict[int, GoroutineListing]:  # noqa: ANN001
             continue
         sym = symbolizer(proc, resolver)
 
-        def read_code(address: int, length: int, space=space, sym=sym) -> bytes | None:  # noqa: ANN001
+        def read_code(address: int, length: int, space=space, sym=sym) -> bytes | None:
             return code_bytes(space, sym, address, length)
 
         out[proc.pid] = goroutines(sym, space.read, read_code)
