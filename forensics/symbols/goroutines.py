@@ -158,7 +158,8 @@ def goroutines(sym: Symbolizer, read: ReadBytes, read_code: ReadCode) -> Gorouti
         if known not in (GStatus.RUNNING, GStatus.SYSCALL) and pc and sp:
             chain = unwind({"ip": pc, "sp": sp, "bp": bp}, u64, sym, read_code)
             item.unwind = chain
-            item.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address)) for fr in chain.frames]
+            item.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address, inlined=True))
+                           for fr in chain.frames]
         listing.goroutines.append(item)
     listing.goroutines.sort(key=lambda x: x.id)
     return listing

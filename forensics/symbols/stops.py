@@ -84,7 +84,8 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
         chain.stack_hits = scan_stack(read_u64, regs.sp, min(stack_end, regs.sp + 16384), sym.is_code,
                                       sym.is_function_start, scan_limit, slots)
         stop.unwind = chain
-        stop.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address)) for fr in chain.frames]
+        stop.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address, inlined=True))
+                       for fr in chain.frames]
         stop.stack_hits = [(h, sym.symbolize(h.value, return_address=True)) for h in chain.stack_hits]
     return stop
 

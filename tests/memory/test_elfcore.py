@@ -45,6 +45,37 @@ def gdb(binary: Path, core: Path, *commands: str) -> str:
     return p.stdout + p.stderr
 
 
+def gdb_lines(text: str) -> dict[int, list[tuple[str, int]]]:
+    """`thread apply all bt` -> {lwp: [(function, line) of every frame gdb shows a source line for]},
+    inlined frames included."""
+    out: dict[int, list[tuple[str, int]]] = {}
+    lwp = None
+    for line in text.splitlines():
+        m = re.match(r"Thread \d+ \(LWP (\d+)\)", line)
+        if m:
+            lwp = int(m.group(1))
+            out[lwp] = []
+            continue
+        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(.*\) at \S+:(\d+)$", line)
+        if m and lwp is not None:
+            out[lwp].append((m.group(1), int(m.group(2))))
+    return out
+
+
+def our_lines(stop) -> list[tuple[str, int]]:  # noqa: ANN001 - a Stop
+    """Our frames as (function, line), an inlined function first at the line, its caller at the call."""
+    out = []
+    for _fr, loc in stop.frames:
+        line = loc.line
+        for call in loc.inlined:
+            if line is not None:
+                out.append((call.function, line.line))
+            line = call.call
+        if line is not None and loc.symbol is not None:
+            out.append((loc.symbol, line.line))
+    return out
+
+
 def gdb_threads(text: str) -> dict[int, list[int]]:
     """`thread apply all bt` -> {lwp: [pc of each frame gdb printed with an address]}. gdb prints an
     inlined function's frame without one (it shares its caller's pc), so those are left out."""
@@ -87,10 +118,14 @@ def test_gdb_reads_our_cores(tmp_path: Path) -> None:
             if missing:
                 assert f"Cannot access memory at address 0x{missing[0].start:x}" in text, text
             threads = gdb_threads(text)
+            lines = gdb_lines(text)
             assert sorted(threads) == sorted(t.tid for t in proc.threads), text
             for t in proc.threads:
                 ours = [fr.ip for fr, _loc in stops[(proc.pid, t.tid)].frames]
                 assert threads[t.tid] == ours, f"{s} tid {t.tid}:\n{text}"
+                # Functions and source lines, inlined functions included (the child's child_main).
+                assert lines[t.tid] == our_lines(stops[(proc.pid, t.tid)]), f"{s} tid {t.tid}:\n{text}"
+                assert lines[t.tid], text
                 assert stops[(proc.pid, t.tid)].unwind.complete  # type: ignore[union-attr]
                 checked += 1
             if proc.pid == state["pid"]:  # the child was forked before any `add`
