@@ -135,7 +135,8 @@ class Memory:
         parent = self.parent.store(pagemap, page_size) if self.parent is not None else None
         if parent is None and any(r.offset is None and r.flags & PE_PARENT for r in runs):
             self.images.warn(f"{pagemap}: pages are in a parent checkpoint that is not available")
-        return PageStore(runs, data, parent, page_size, pagemap, self.images.source.path_of(pm.pages_file))
+        path = self.images.source.path_of(pm.pages_file) if self.images.exists(pm.pages_file) else None
+        return PageStore(runs, data, parent, page_size, pagemap, path)
 
     def shared(self, shmid: int, page_size: int) -> PageStore | None:
         if shmid not in self._shared:
