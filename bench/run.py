@@ -75,7 +75,7 @@ CORE_ONLY = """
 import sys, time
 from pathlib import Path
 from forensics.memory.elfcore import write_core
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 ck = load_directory(sys.argv[1])
 pid = int(sys.argv[2])
 binary = Path(sys.argv[4])

@@ -31,7 +31,7 @@ from typing import BinaryIO
 
 from forensics.errors import ForensicsError
 from forensics.locate.views import open_readonly
-from forensics.memory.space import AddressSpace, MemoryGap, VmaLike
+from forensics.memory.space import AddressSpace, GapKind, MemoryGap, VmaLike
 from forensics.model.process import Process, Thread
 from forensics.model.vma import Vma
 
@@ -138,15 +138,15 @@ def _gap(space: AddressSpace, vma: VmaLike, start: int, end: int, file_size: int
 
 
 def _elsewhere(space: AddressSpace, addr: int) -> str | None:
-    """Why a page is not here when it exists somewhere else (a parent checkpoint, a lazy-pages server, a
-    shared object whose pages are missing); None for a page that was simply never dumped."""
+    """Why a page is not here when it exists somewhere else or is damaged (a missing parent checkpoint, a
+    lazy-pages server, a truncated pages file, a shared object whose pages are missing); None for a page
+    that was simply never dumped."""
     try:
         space.read(addr, 1)
         return None
     except MemoryGap as gap:
-        reason = gap.reason
-    if "parent" in reason or "lazy" in reason or "not in the checkpoint" in reason:
-        return reason
+        if gap.kind in (GapKind.PARENT_MISSING, GapKind.LAZY, GapKind.DAMAGED) or "not in the checkpoint" in gap.reason:
+            return gap.reason
     return None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from forensics.memory.elfcore import NT_AUXV, NT_FILE, NT_PRSTATUS, Source, write_core
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.resolve import BinaryResolver
 from forensics.symbols.stops import stops_for
 from tests.conftest import REPO, Sample, bundled_samples

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from forensics.memory.elfcore import write_core
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.goroutines import goroutines_for
 from forensics.symbols.resolve import BinaryResolver
 from forensics.symbols.stops import stops_for

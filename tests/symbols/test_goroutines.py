@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.goroutines import GStatus, goroutines_for
 from forensics.symbols.resolve import BinaryResolver
 from forensics.symbols.unwind import FrameMethod

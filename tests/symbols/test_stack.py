@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 
 from forensics.memory.space import AddressSpace
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.disasm import disassemble
 from forensics.symbols.mapping import Symbolizer
 from forensics.symbols.stack import scan_stack
