@@ -48,10 +48,11 @@ def stop_leftovers() -> list[int]:
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            root = os.readlink(proc / "root")
-        except OSError:
+            # After pivot_root /proc/PID/root reads "/": the first mount says which tree is its root.
+            first = (proc / "mountinfo").read_text().split("\n", 1)[0].split()
+        except (OSError, IndexError):
             continue
-        if root == str(ROOTFS) or root.startswith(str(ROOTFS) + "/"):
+        if len(first) > 4 and first[3] == str(ROOTFS) and first[4] == "/":
             try:
                 os.kill(int(proc.name), 9)
                 killed.append(int(proc.name))
