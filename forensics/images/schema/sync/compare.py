@@ -133,7 +133,8 @@ def _message(ours: Msg, theirs: Msg) -> list[Difference]:
             out.append(Difference(Change.ADDED, Kind.FIELD, ours.name, None, f))
         elif have[number] != f:
             out.append(Difference(Change.CHANGED, Kind.FIELD, ours.name, have[number], f))
-    out += [Difference(Change.REMOVED, Kind.FIELD, ours.name, f, None) for n, f in have.items() if n not in want]
+    out += [Difference(Change.REMOVED, Kind.FIELD, ours.name, f, None)
+            for n, f in have.items() if n not in want]
     have_e = {e.name: e for e in ours.enums}
     want_e = {e.name: e for e in theirs.enums}
     for name, e in want_e.items():

@@ -297,7 +297,8 @@ def _fix_imports(source: bytes, path: Path) -> bytes:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module == "forensics.images.schema.declare":
             names = sorted(used | {a.name for a in node.names if a.name not in _EXPORTS}, key=_sort_key)
-            text = "from forensics.images.schema.declare import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+            text = ("from forensics.images.schema.declare import (\n"
+                    + "".join(f"    {n},\n" for n in names) + ")")
             starts = [0] + [i + 1 for i, c in enumerate(source) if c == 0x0A]
             assert node.end_lineno is not None and node.end_col_offset is not None
             start = starts[node.lineno - 1] + node.col_offset

@@ -182,7 +182,8 @@ class _Options:
                     self._build(fdp, ext)
                     return
 
-    def _build(self, fdp: descriptor_pb2.FileDescriptorProto, ext: descriptor_pb2.FieldDescriptorProto) -> None:
+    def _build(self, fdp: descriptor_pb2.FileDescriptorProto,
+               ext: descriptor_pb2.FieldDescriptorProto) -> None:
         wanted = ext.type_name.rsplit(".", 1)[-1]
         options = next((m for m in fdp.message_type if m.name == wanted), None)
         if options is None:
@@ -202,8 +203,9 @@ class _Options:
         if self.view is None or not fdp.HasField("options"):
             return {}
         parsed = self.view.FromString(fdp.options.SerializeToString())
-        opts: Message = getattr(parsed, "opts")
-        return {f.name: value for f, value in opts.ListFields()}
+        for _, opts in parsed.ListFields():   # the view's one field, when the options set it
+            return {f.name: value for f, value in opts.ListFields()}
+        return {}
 
 
 def _is_options_file(fdp: descriptor_pb2.FileDescriptorProto) -> bool:
