@@ -1,0 +1,130 @@
+"""The floors run one way: cli -> analyses -> model -> images / locate, every import pointing down.
+
+Every module of the package is parsed with `ast` (nothing is imported, so a lazy import inside a
+function counts as much as one at the top) and each `forensics.*` import is checked against the floor
+of both ends:
+- a floor imports only from floors below it (skipping floors is fine: the CLI may open a source);
+- the model holds dataclasses and pure builders: it imports neither locate nor any analysis;
+- renderers and analyses share a floor but never import each other (a renderer never analyses, an
+  analysis never prints); analyses may build on one another;
+- images and locate are two separate ground floors, importing only `forensics.errors`.
+A subpackage no floor names fails the test until it is placed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "forensics"
+
+ANALYSES = frozenset({"memory", "symbols", "diff", "findings", "doctor", "hunt", "report"})
+FLOORS: dict[str, int] = {
+    "errors": 0, "__init__": 0,   # the package root holds only __version__
+    "images": 1, "locate": 1,
+    "model": 2,
+    **dict.fromkeys(ANALYSES, 3), "render": 3,
+    "cli": 4,
+    "__main__": 5,
+}
+
+# Imports that break the rules today, each named so that a new one fails and a removed one is noticed.
+KNOWN: frozenset[tuple[str, str]] = frozenset({
+    ("forensics.model.load", "forensics.locate"),          # issue 12: lead removes
+    ("forensics.model.load", "forensics.memory"),          # issue 12: lead removes
+    ("forensics.render.html", "forensics.diff"),           # issue 12: lead removes
+    ("forensics.render.html", "forensics.findings"),       # issue 12: lead removes
+    ("forensics.render.html", "forensics.symbols"),        # issue 12: lead removes
+})
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Every forensics module or package `path` imports, relative imports resolved."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.split(".")[0] == "forensics")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target == "forensics":   # `from forensics import errors` names a module; `__version__` not
+                yield from (f"forensics.{a.name}" if _exists(f"forensics.{a.name}") else target
+                            for a in node.names)
+            elif target.split(".")[0] == "forensics":
+                yield target
+
+
+def _exists(module: str) -> bool:
+    path = PACKAGE.parent.joinpath(*module.split("."))
+    return path.is_dir() or path.with_suffix(".py").is_file()
+
+
+def _floor(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _violation(importer: str, imported: str) -> str | None:
+    a, b = _floor(importer), _floor(imported)
+    if a == b:
+        return None
+    if a not in FLOORS or b not in FLOORS:
+        return f"forensics.{a if a not in FLOORS else b} is on no floor: add it to FLOORS in {__file__}"
+    if a == "model" and (b == "locate" or b in ANALYSES):
+        return "the model imports neither locate nor an analysis"
+    if {a, b} & {"render"} and {a, b} & ANALYSES:
+        return "renderers and analyses never import each other"
+    if a in ANALYSES and b in ANALYSES:
+        return None   # analyses build on each other (findings read memory, diff compares it)
+    if FLOORS[b] >= FLOORS[a]:
+        return f"{a} (floor {FLOORS[a]}) imports upward or sideways from {b} (floor {FLOORS[b]})"
+    return None
+
+
+def _edges() -> list[tuple[str, str, str]]:
+    """(importer module, imported subpackage, why it is wrong) for every breach, once per pair."""
+    found: dict[tuple[str, str], str] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        importer = _module_name(path)
+        for imported in _imports(path):
+            why = _violation(importer, imported)
+            if why is not None:
+                found.setdefault((importer, f"forensics.{_floor(imported)}"), why)
+    return [(a, b, why) for (a, b), why in sorted(found.items())]
+
+
+def test_imports_run_one_way() -> None:
+    new = [f"{a} imports {b}: {why}" for a, b, why in _edges() if (a, b) not in KNOWN]
+    assert new == [], "\n".join(new)
+
+
+def test_known_breaches_are_still_there() -> None:
+    """A breach that was fixed must leave KNOWN too, so the list only ever shrinks."""
+    still = {(a, b) for a, b, _ in _edges()}
+    assert sorted(KNOWN - still) == []
+
+
+def test_the_checker_sees_each_kind_of_breach() -> None:
+    assert _violation("forensics.model.checkpoint", "forensics.memory.space") is not None
+    assert _violation("forensics.model.checkpoint", "forensics.locate.source") is not None
+    assert _violation("forensics.render.json", "forensics.findings.rules") is not None
+    assert _violation("forensics.findings.rules", "forensics.render.json") is not None
+    assert _violation("forensics.images.decode", "forensics.model") is not None
+    assert _violation("forensics.locate.views", "forensics.images.decode") is not None
+    assert _violation("forensics.images.decode", "forensics.locate.views") is not None
+    assert _violation("forensics.errors", "forensics.images") is not None
+    assert _violation("forensics.newthing.x", "forensics.model") is not None
+    assert _violation("forensics.cli.ls", "forensics.locate.source") is None
+    assert _violation("forensics.findings.rules", "forensics.memory.space") is None
+    assert _violation("forensics.model.build", "forensics.images.decode") is None
+    assert _violation("forensics.render.terminal", "forensics.model.checkpoint") is None
