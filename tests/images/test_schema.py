@@ -75,6 +75,9 @@ def test_the_pre_3_20_protoc_form_reads_the_same(tmp_path: Path) -> None:
                               "x")
     assert got.decls == want.decls
     assert [d.name for d in got.decls] == ["aio_ring_entry", "mm_entry"]
+    opts.unlink()   # without opts.proto the hints are unreadable, and the tool says so
+    assert upstream.from_pb2_dir(tmp_path).problems == (
+        "no file declares the (criu) field options (opts.proto is missing): display hints cannot be read",)
 
 
 def _damaged_copy(tmp_path: Path) -> Path:

@@ -219,6 +219,9 @@ def translate(files: Iterable[descriptor_pb2.FileDescriptorProto], source: str) 
     decls: list[Msg | Enum] = []
     proto_of: dict[str, str] = {}
     problems: list[str] = []
+    if options.view is None:
+        problems.append("no file declares the (criu) field options (opts.proto is missing): "
+                        "display hints cannot be read")
     for fdp in files:
         if _is_options_file(fdp):
             continue
