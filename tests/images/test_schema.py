@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from google.protobuf import descriptor_pb2
 
 from forensics.images.schema.sync import compare, upstream
 from forensics.images.schema.sync.__main__ import main
@@ -158,3 +159,20 @@ def test_write_repairs_the_copy_keeping_comments_and_layout(tmp_path: Path,
     command = [sys.executable, "-m", "ruff", "check", "--select", "E,F,W,I", "--line-length=110", str(copy)]
     lint = subprocess.run(command, capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout
+
+
+@needs_pycriu
+def test_a_descriptor_set_file_reads_the_same(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `protoc --include_imports --descriptor_set_out` writes: google's descriptor.proto included."""
+    assert PB2 is not None
+    fds = descriptor_pb2.FileDescriptorSet()
+    fds.file.add().ParseFromString(descriptor_pb2.DESCRIPTOR.serialized_pb)
+    for path in sorted(PB2.glob("*_pb2.py")):
+        fds.file.add().CopyFrom(upstream.serialized_descriptor(path))
+    out = tmp_path / "criu.pb"
+    out.write_bytes(fds.SerializeToString())
+    assert main(["--check", "--descriptor-set", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"0 differences from {out}"
+    out.write_bytes(b"\xff" * 10)
+    assert main(["--check", "--descriptor-set", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"schema sync: {out}: not a serialized FileDescriptorSet"
