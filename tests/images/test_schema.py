@@ -25,16 +25,33 @@ from forensics.images.schema.sync import compare, upstream
 from forensics.images.schema.sync.__main__ import main
 
 ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
-PB2 = upstream.installed_pb2_dir(ROOTFS) if ROOTFS.is_dir() else None
-
-needs_pycriu = pytest.mark.skipif(PB2 is None, reason=f"no lab rootfs with pycriu at {ROOTFS} "
-                                                      "(the lab builds it on its first run)")
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("chroot") is None,
-                                reason="importing the rootfs's pycriu runs chroot, which needs root")
 
 
-@needs_pycriu
-@needs_root
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the lab's pycriu must be there in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def pb2(request: pytest.FixtureRequest) -> Path:
+    """The lab rootfs's pycriu/images folder; the lab fixture builds the rootfs when it is missing."""
+    if upstream.installed_pb2_dir(ROOTFS) is None and os.geteuid() == 0:
+        request.getfixturevalue("lab")
+    found = upstream.installed_pb2_dir(ROOTFS)
+    if found is None:
+        _unavailable(f"no lab rootfs with pycriu at {ROOTFS} (the lab builds it, as root)")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="module")
+def chroot(pb2: Path) -> None:
+    if os.geteuid() != 0 or shutil.which("chroot") is None:
+        _unavailable("importing the rootfs's pycriu runs chroot, which needs root")
+
+
+@pytest.mark.usefixtures("chroot")
 def test_sync_check_finds_no_difference_from_the_lab_pycriu() -> None:
     command = [sys.executable, "-m", "forensics.images.schema.sync", "--check", "--rootfs", str(ROOTFS)]
     p = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -42,12 +59,10 @@ def test_sync_check_finds_no_difference_from_the_lab_pycriu() -> None:
     assert p.stdout.strip().splitlines()[-1] == f"0 differences from pycriu installed in {ROOTFS}"
 
 
-@needs_pycriu
-@needs_root
-def test_reading_pb2_files_gives_what_importing_them_gives() -> None:
-    assert PB2 is not None
+@pytest.mark.usefixtures("chroot")
+def test_reading_pb2_files_gives_what_importing_them_gives(pb2: Path) -> None:
     imported = upstream.from_rootfs(ROOTFS)
-    read = upstream.from_pb2_dir(PB2)
+    read = upstream.from_pb2_dir(pb2)
     assert len(imported.decls) > 150
     assert read.decls == imported.decls
     assert read.proto_of == imported.proto_of
@@ -60,19 +75,17 @@ def test_reading_pb2_files_gives_what_importing_them_gives() -> None:
     assert fields[("user_x86_regs_entry", "mode")].default == "NATIVE"
 
 
-@needs_pycriu
-def test_the_pre_3_20_protoc_form_reads_the_same(tmp_path: Path) -> None:
+def test_the_pre_3_20_protoc_form_reads_the_same(pb2: Path, tmp_path: Path) -> None:
     """protoc before 3.20 embedded the descriptor as `serialized_pb=_b('...')` (a latin-1 str)."""
-    assert PB2 is not None
-    raw = upstream.serialized_descriptor(PB2 / "mm_pb2.py").SerializeToString()
+    raw = upstream.serialized_descriptor(pb2 / "mm_pb2.py").SerializeToString()
     old = tmp_path / "mm_pb2.py"
     old.write_text("import sys\n_b=sys.version_info[0]<3 and (lambda x:x) or (lambda x:x.encode('latin1'))\n"
                    "DESCRIPTOR = _descriptor.FileDescriptor(\n  name='mm.proto',\n  package='',\n"
                    f"  serialized_pb=_b({raw.decode('latin-1')!r})\n)\n")
     opts = tmp_path / "opts_pb2.py"
-    opts.write_bytes((PB2 / "opts_pb2.py").read_bytes())
+    opts.write_bytes((pb2 / "opts_pb2.py").read_bytes())
     got = upstream.from_pb2_dir(tmp_path)
-    want = upstream.translate([upstream.serialized_descriptor(PB2 / n) for n in ("mm_pb2.py", "opts_pb2.py")],
+    want = upstream.translate([upstream.serialized_descriptor(pb2 / n) for n in ("mm_pb2.py", "opts_pb2.py")],
                               "x")
     assert got.decls == want.decls
     assert [d.name for d in got.decls] == ["aio_ring_entry", "mm_entry"]
@@ -111,10 +124,9 @@ def _damaged_copy(tmp_path: Path) -> Path:
     return copy
 
 
-@needs_pycriu
-def test_check_lists_every_difference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_lists_every_difference(pb2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     copy = _damaged_copy(tmp_path)
-    assert main(["--check", "--pb2-dir", str(PB2), "--schema-dir", str(copy)]) == 1
+    assert main(["--check", "--pb2-dir", str(pb2), "--schema-dir", str(copy)]) == 1
     out = capsys.readouterr().out
     heads = sorted(line.split(":")[0] for line in out.splitlines() if re.match(r"[-+~] ", line))
     assert heads == sorted([
@@ -128,17 +140,16 @@ def test_check_lists_every_difference(tmp_path: Path, capsys: pytest.CaptureFixt
         "+ message binfmt_misc_entry",
         "+ message autofs_entry",
     ])
-    assert out.splitlines()[-1] == f"9 differences from {PB2}"
-    assert main(["--pb2-dir", str(PB2), "--schema-dir", str(copy)]) == 0   # reporting only
+    assert out.splitlines()[-1] == f"9 differences from {pb2}"
+    assert main(["--pb2-dir", str(pb2), "--schema-dir", str(copy)]) == 0   # reporting only
 
 
-@needs_pycriu
-def test_write_repairs_the_copy_keeping_comments_and_layout(tmp_path: Path,
+def test_write_repairs_the_copy_keeping_comments_and_layout(pb2: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     copy = _damaged_copy(tmp_path)
-    assert main(["--write", "--pb2-dir", str(PB2), "--schema-dir", str(copy)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"0 differences left from {PB2}"
-    assert main(["--check", "--pb2-dir", str(PB2), "--schema-dir", str(copy)]) == 0
+    assert main(["--write", "--pb2-dir", str(pb2), "--schema-dir", str(copy)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"0 differences left from {pb2}"
+    assert main(["--check", "--pb2-dir", str(pb2), "--schema-dir", str(copy)]) == 0
     for path in compare.declaration_modules():
         if path.name not in ("mounts.py", "misc.py"):
             assert (copy / path.name).read_text() == path.read_text(), path.name   # comments kept
@@ -161,13 +172,12 @@ def test_write_repairs_the_copy_keeping_comments_and_layout(tmp_path: Path,
     assert lint.returncode == 0, lint.stdout
 
 
-@needs_pycriu
-def test_a_descriptor_set_file_reads_the_same(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_descriptor_set_file_reads_the_same(pb2: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     """What `protoc --include_imports --descriptor_set_out` writes: google's descriptor.proto included."""
-    assert PB2 is not None
     fds = descriptor_pb2.FileDescriptorSet()
     fds.file.add().ParseFromString(descriptor_pb2.DESCRIPTOR.serialized_pb)
-    for path in sorted(PB2.glob("*_pb2.py")):
+    for path in sorted(pb2.glob("*_pb2.py")):
         fds.file.add().CopyFrom(upstream.serialized_descriptor(path))
     out = tmp_path / "criu.pb"
     out.write_bytes(fds.SerializeToString())
