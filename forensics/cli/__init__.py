@@ -39,7 +39,7 @@ def _root(
 # Which module holds each command: only the one being run is imported (start-up time is part of every
 # command's cost; a grep over 1 GiB takes about as long as importing everything).
 COMMANDS = {"inspect": "inspect", "memory": "memory", "diff": "diff", "timeline": "timeline", "doctor": "doctor",
-            "report": "report", "capture": "report", "ls": "ls"}
+            "report": "report", "capture": "report", "ls": "ls", "columns": "columns"}
 
 
 def _register(argv: list[str] | None = None) -> None:
@@ -52,8 +52,45 @@ def _register(argv: list[str] | None = None) -> None:
         importlib.import_module(f"forensics.cli.{name}")
 
 
+def _tidy_help(typer_app: typer.Typer) -> None:
+    """Placeholders a person reads in --help: none for flags, PATH, N, TEXT for values (typer would print
+    the Python type, `<bool>` or `<list[Path]>`)."""
+    import inspect
+    import typing
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    apps = [typer_app, *(g.typer_instance for g in typer_app.registered_groups if g.typer_instance)]
+    for a in apps:
+        for cmd in a.registered_commands:
+            if cmd.callback is None:
+                continue
+            try:
+                hints = typing.get_type_hints(cmd.callback)
+            except Exception:  # noqa: BLE001 - help text only; an odd annotation keeps typer's default
+                hints = {}
+            for name, param in inspect.signature(cmd.callback).parameters.items():
+                info = param.default
+                if not isinstance(info, (OptionInfo, ArgumentInfo)) or info.metavar is not None:
+                    continue
+                hint = str(hints.get(name, ""))
+                if hint == "<class 'bool'>":
+                    info.metavar = "" if isinstance(info, OptionInfo) else "BOOL"
+                elif "Path" in hint:
+                    info.metavar = "PATH"
+                elif "int" in hint:
+                    info.metavar = "N"
+                elif "Format" in hint:
+                    info.metavar = "text|json|jsonl|csv"
+                elif isinstance(info, ArgumentInfo):
+                    info.metavar = name.upper().rstrip("_")
+                else:
+                    info.metavar = "TEXT"
+
+
 def main() -> None:
     _register()
+    _tidy_help(app)
     try:
         app()
     except ForensicsError as e:

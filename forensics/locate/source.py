@@ -20,7 +20,8 @@ from typing import Self
 
 from forensics.errors import ForensicsError, NotACheckpoint
 from forensics.locate.views import Blob
-from forensics.meta import CheckpointMeta
+from forensics.meta import CheckpointMeta as CheckpointMeta  # re-exported: locate callers name it here
+from forensics.meta import Sizes as Sizes
 
 # Source.kind values.
 CRIU_DIR = "criu-dir"                        # a bare CRIU image directory (also a pre-dump directory)

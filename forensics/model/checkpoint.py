@@ -191,3 +191,8 @@ class Checkpoint:
 
     def process(self, pid: int) -> Process | None:
         return next((p for p in self.processes if p.pid == pid), None)
+
+    def page_size_of(self, pid: int) -> int:
+        """The page size a process ran with (its saved auxv); the first process's for a pid not here."""
+        proc = self.process(pid) or (self.processes[0] if self.processes else None)
+        return proc.page_size if proc is not None else Process.__dataclass_fields__["page_size"].default
