@@ -34,9 +34,9 @@ from forensics.locate import engines
 from forensics.locate.compression import READ_ERRORS, SNIFF_BYTES, GuardedReader, Limits, sniff
 from forensics.locate.members import PARENT_LINK, decide, forget_headers, resolve_link
 from forensics.locate.scratch import ScratchDir
-from forensics.records import TimeSource
 from forensics.locate.source import TAR, CheckpointMeta, Sizes, Source, image_sizes
 from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_readonly
+from forensics.records import TimeSource
 
 CHECKPOINT_DIR = "checkpoint"
 STREAM_BUFFER = 1 << 20

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from forensics.loader import load_checkpoint
 from forensics.locate.views import MappedFile, SharedMap, Window
 from forensics.memory import residency
 
@@ -104,3 +105,23 @@ def test_ordinary_memory_is_left_alone() -> None:
     assert residency.mapping_of(data) is None
     residency.drop(data, 0, len(data))
     residency.drop(memoryview(b"abc"), 0, 3)
+
+
+@pytest.mark.parametrize("sample", [
+    "counter/docker-root/containers/e7f008920f485c84338b5e0a88c9e59edcca97e1af3cb5ae3cff4c03c0cdf02a"
+    "/checkpoints/checkpoint1",
+    "podman/checkpoint.tar",   # members read in place from the archive's one map
+])
+def test_page_stores_keep_the_views_locate_placed(sample: str) -> None:
+    """The loader hands each pages file's own view to its PageStore (not a new view over it), so grep's
+    mmap.find and exact releases work on it; a re-wrapped view would silently lose both."""
+    path = Path(__file__).resolve().parents[2] / "samples" / sample
+    ck = load_checkpoint(path)
+    stores = [space.store for space in ck.memory.values()]
+    assert stores
+    for store in stores:
+        placed = residency.mapping_of(store.pages)
+        assert placed is not None
+        mapping, offset = placed
+        assert bytes(mapping[offset:offset + 64]) == bytes(store.pages[:64])
+        assert (offset == 0) == sample.endswith("checkpoint1")
