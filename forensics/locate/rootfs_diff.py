@@ -42,15 +42,14 @@ class RootfsEntry:
     """One member of rootfs-diff.tar.
 
     path: as stored; type: file, dir, symlink, hardlink, char, block, fifo, sparse or other; size: bytes of
-    content; mode: permission bits (e.g. 0o755); mtime: aware UTC datetime, None when the header holds a
-    number no clock produces; linkname: target of links.
+    content; mode: permission bits (e.g. 0o755); mtime: aware UTC datetime; linkname: target of links.
     """
 
     path: str
     type: str
     size: int
     mode: int
-    mtime: datetime | None
+    mtime: datetime | None   # None for a header time no clock produces (1e20, NaN...)
     uid: int
     gid: int
     user: str
