@@ -108,7 +108,8 @@ class PageStore:
                  page_size: int = 4096, name: str = "", pages_path: Path | None = None) -> None:
         self.runs = list(runs)
         self._starts = [r.start for r in self.runs]
-        self.pages = memoryview(pages)
+        # The view itself, not a new one over it: locate knows where its views lie in their maps.
+        self.pages = pages if isinstance(pages, memoryview) else memoryview(pages)
         self.parent = parent
         self.page_size = page_size
         self.name = name
