@@ -324,7 +324,7 @@ def dump(
         return
     if fmt != "raw":
         raise UsageError(f"--format is raw or elf-core, not {fmt!r}")
-    if sum(x is not None and x is not False for x in (vma, rng, all_ or None)) != 1:
+    if sum(1 for given in (vma is not None, rng is not None, all_) if given) != 1:
         raise UsageError("give exactly one of --vma ADDR, --range A-B, --all")
     to_stdout = output == "-"
     if all_ and to_stdout:

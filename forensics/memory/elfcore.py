@@ -380,7 +380,7 @@ def _fill(loads: list[_Load], space: AddressSpace, out: BinaryIO, copier: _Kerne
                 local = file_of(vma)
                 assert local is not None
                 with open(local[0], "rb") as f:
-                    f.seek(vma.pgoff + (p.start - vma.start))  # type: ignore[attr-defined]
+                    f.seek(vma.pgoff + (p.start - vma.start))
                     data = f.read(p.end - p.start)
                 out.seek(at)
                 out.write(data)

@@ -193,7 +193,7 @@ def _apply(row: UnwindRow, regs: dict[int, int], read_u64: ReadU64) -> Step | Un
             elif rule.kind is RuleKind.REGISTER:
                 if rule.reg not in regs:
                     return Unwind([], WalkEnd.UNREADABLE, f"register {reg} is saved in unknown register {rule.reg}")
-                new[reg] = regs[rule.reg]  # type: ignore[index]
+                new[reg] = regs[rule.reg]
             elif rule.kind is RuleKind.EXPRESSION:
                 addr = evaluate(rule.expr, regs, read_u64, cfa)
                 new[reg] = read_u64(addr)
