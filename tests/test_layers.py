@@ -23,16 +23,19 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "forensics"
 
 ANALYSES = frozenset({"memory", "symbols", "diff", "findings", "doctor", "hunt", "report"})
+# Analyses that compose the loader and the tables, above them: the report and the fleet hunt.
+COMPOSING = frozenset({"report", "hunt"})
 FLOORS: dict[str, int] = {
     "errors": 0, "__init__": 0, "records": 0,   # the package root holds only __version__
     "meta": 1,
     "images": 2, "locate": 2,
     "model": 3,
-    **dict.fromkeys(ANALYSES, 4),
+    **dict.fromkeys(ANALYSES - COMPOSING, 4),
     "render": 4,   # knows records and the model, nothing above: any table, laid out generically
     "loader": 5,   # open_checkpoint: composes locate -> images -> model -> memory layout
     "tables": 5,   # analysis results as declared tables
     "report": 6,   # the analysis that assembles the others' tables into one report model
+    "hunt": 6,     # one question over many checkpoints: opens each with the loader, answers with the tables
     "cli": 7,
     "__main__": 8,
 }

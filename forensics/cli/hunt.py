@@ -100,7 +100,7 @@ def hunt(
     from forensics.hunt.run import hunt as run_hunt
     from forensics.hunt.run import rows as make_rows
     from forensics.hunt.targets import Unusable, expand
-    from forensics.render import hunt as render
+    from forensics.cli import hunt_output as render
     from forensics.render.progress import count_progress
     from forensics.render.terminal import make_console
 

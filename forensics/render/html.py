@@ -503,7 +503,7 @@ def findings_section(src: ReportedCheckpoint, ids: Ids) -> Html:
             lis.append(el("li", el("span", str(x.score), class_=f"score {level}", title=f"score {x.score}"),
                           el("div", el("div", el("span", x.title, class_="title"), " ", el("span", x.rule, class_="tag")),
                              el("div", x.detail, class_="detail"),
-                             el("div", "evidence: ", [frag(l, " ") for l in links], class_="ev") if links else None)))
+                             el("div", "evidence: ", [frag(link, " ") for link in links], class_="ev") if links else None)))
         fid = ids("findings-list")
         bar = el("div", el("input", type="search", class_="filter", data_table=fid, placeholder="Filter findings…",
                             aria_label="Filter findings", autocomplete="off"),
