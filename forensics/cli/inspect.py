@@ -35,6 +35,9 @@ def inspect(
     binary: Optional[list[str]] = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable)."),
     show_findings: bool = typer.Option(False, "--findings", help="What to look at first, ranked."),
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
+    python: bool = typer.Option(False, "--python", help="Python stacks: every thread's CPython 3.11-3.13 frames "
+                                                        "(function, file, line)."),
+    show_locals: bool = typer.Option(False, "--locals", help="With --python: each frame's local variables."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     from forensics.symbols.resolve import resolver_for  # capstone and pyelftools load only when used
@@ -44,19 +47,25 @@ def inspect(
     resolver = resolver_for(ck, rootfs, binary)
     found = findings(ck, reveal, resolver=None if resolver.empty else resolver)
     stops = stops_for(ck, resolver) if (threads or all_ or as_json) else {}
+    py_stacks = None
+    if python or show_locals:
+        from forensics.symbols.python import python_stacks
+        py_stacks = python_stacks(ck, resolver, with_locals=show_locals)
     if as_json:
-        sys.stdout.write(json_render.render(ck, found, stops) + "\n")
+        sys.stdout.write(json_render.render(ck, found, stops, py_stacks, reveal) + "\n")
     else:
         sections = terminal.Sections.everything(pid) if all_ else terminal.Sections(
             ps, threads, fds, sockets, mounts, maps, env, pid)
         console = make_console()
         terminal.render(ck, sections, console, stops)
+        if py_stacks is not None:
+            terminal.render_python(py_stacks, console, reveal, pid)
         if resolver.missing and stops:
             console.print(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
                           "give --rootfs DIR or --binary PATH=FILE", style="yellow")
         if show_findings or all_:
             terminal.render_findings(found, console)
-    if ck.partial:
+    if ck.partial or any(p.partial for p in py_stacks or []):
         raise typer.Exit(2)
 
 

@@ -137,6 +137,7 @@ class Source:
     findings: list[Finding]
     manifest: list[ManifestEntry]
     symbolize: Symbolize | None = None
+    python: dict[int, Any] = field(default_factory=dict)  # pid -> forensics.symbols.python.PyProcess
 
 
 @dataclass(slots=True)
@@ -268,6 +269,14 @@ class BinarySymbols:
             return None
         return str(loc) if loc.symbol else None
 
+    def python(self) -> dict[int, Any]:
+        """pid -> Python stacks with locals (forensics.symbols.python.PyProcess) of every CPython process."""
+        try:
+            from forensics.symbols.python import python_stacks
+        except ImportError:
+            return {}
+        return {p.pid: p for p in python_stacks(self.ck, self.resolver, with_locals=True)}
+
     def close(self) -> None:
         for s in self._by_pid.values():
             if s is not None:
@@ -289,7 +298,7 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
     by the binaries' symbols when given), a timeline of every value that moved, and the evidence manifest."""
     symbols = symbols or [None] * len(checkpoints)
     sources = [Source(t, ck, findings(ck, reveal, resolver=s.resolver if s else None), manifest(t, ck),
-                      s.name if s else None)
+                      s.name if s else None, s.python() if s else {})
                for t, ck, s in zip(targets, checkpoints, symbols)]
     report = Report(sources, command=command, version=version, reveal=reveal,
                     created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
@@ -858,6 +867,9 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
               table(ids(f"pid-{p.pid}-threads"), ["TID", "COMM", "SYSCALL", "IP", "SYMBOL", "SP", "BLOCKED", ""],
                     rows, num=(0,), mono=(3, 4, 5), label="threads")]
 
+    if p.pid in src.python:
+        parts += python_stacks_html(src.python[p.pid], ids, reveal)
+
     # file descriptors
     rows = []
     for fd in p.fds:
@@ -931,6 +943,30 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
                               num=(1, 2)))
         parts.append(el("details", el("summary", "signal handlers and resource limits"), more, class_="more"))
     return el("section", parts, class_="process", id=ids.pid(p.pid))
+
+
+def python_stacks_html(py: Any, ids: Ids, reveal: bool) -> list[Html]:
+    """A CPython process's stacks (forensics.symbols.python.PyProcess): one table per thread, innermost
+    frame first, locals in the last column (secret-looking ones masked unless --reveal)."""
+    version = "CPython " + ".".join(map(str, py.version)) if py.version else "CPython"
+    parts: list[Html] = [el("h4", f"Python stacks ({version}, {py.binary})")]
+    if py.note:
+        parts.append(el("p", py.note, class_="note"))
+    for t in py.threads:
+        rows = []
+        for i, fr in enumerate(t.frames):
+            shown = []
+            for v in fr.locals:
+                value: Any = v.value
+                if v.secret and not reveal:
+                    value = el("span", mask(v.value), class_="masked", title="masked: run with --reveal to show it")
+                shown.append(el("li", el("code", f"{v.name} = "), value))
+            rows.append((None, [str(i), fr.function, f"{fr.file}:{fr.line if fr.line is not None else '?'}",
+                                el("ul", shown) if shown else (fr.note or "")]))
+        parts += [el("p", f"thread {t.tid}" + (f": {t.note}" if t.note else "")),
+                  table(ids(f"pid-{py.pid}-python-{t.tid}"), ["#", "FUNCTION", "FILE:LINE", "LOCALS"], rows,
+                        num=(0,), mono=(1, 2, 3), wrap=(2, 3), label="frames")]
+    return parts
 
 
 def mounts_section(ck: Checkpoint, ids: Ids) -> Html:

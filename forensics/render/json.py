@@ -11,6 +11,7 @@ import dataclasses
 import json
 from typing import Any
 
+from forensics.findings.rules import mask
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names, open_flag_words, signal_names
@@ -106,9 +107,27 @@ def findings_doc(found: list[Any]) -> list[dict[str, Any]]:
              "evidence": [dataclasses.asdict(e) for e in x.evidence]} for x in found]
 
 
-def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None) -> dict[str, Any]:
+def python_doc(procs: list[Any], reveal: bool = False) -> list[dict[str, Any]]:
+    """`inspect --python --json`: forensics.symbols.python.PyProcess records; a secret-looking local's value
+    is masked (and says so) unless `reveal`."""
+    def local(v: Any) -> dict[str, Any]:
+        masked = v.secret and not reveal
+        return {"name": v.name, "type": v.type, "value": mask(v.value) if masked else v.value,
+                "length": v.length, "masked": masked, "truncated": v.truncated}
+
+    return [{"pid": p.pid, "binary": p.binary, "status": str(p.status), "partial": p.partial,
+             "version": ".".join(map(str, p.version)) if p.version else None, "note": p.note,
+             "layout_verified": p.layout_verified,
+             "threads": [{"tid": t.tid, "pthread_id": t.pthread_id, "note": t.note,
+                          "frames": [{"function": f.function, "qualname": f.qualname, "file": f.file, "line": f.line,
+                                      "note": f.note, "locals": [local(v) for v in f.locals]} for f in t.frames]}
+                         for t in p.threads]} for p in procs]
+
+
+def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None,
+             python: list[Any] | None = None, reveal: bool = False) -> dict[str, Any]:
     info = ck.info
-    return {
+    doc = {
         "schema": SCHEMA_VERSION,
         "checkpoint": {
             "path": info.path, "layout": info.layout, "engine": info.engine, "name": info.checkpoint_name,
@@ -133,10 +152,15 @@ def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None 
         "errors": ck.errors,
         "partial": ck.partial,
     }
+    if python is not None:
+        doc["python"] = python_doc(python, reveal)
+        doc["partial"] = ck.partial or any(p.partial for p in python)
+    return doc
 
 
-def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None) -> str:
-    return json.dumps(document(ck, found, stops), indent=1, default=str)
+def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None,
+           python: list[Any] | None = None, reveal: bool = False) -> str:
+    return json.dumps(document(ck, found, stops, python, reveal), indent=1, default=str)
 
 
 def _jsonable(value: Any) -> Any:

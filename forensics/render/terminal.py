@@ -166,6 +166,46 @@ def thread_stops(procs: list[Process], stops: dict) -> Group:
     return Group(*parts)
 
 
+def python_view(py_procs: list, reveal: bool = False, pid: int | None = None) -> Group:
+    """`inspect --python`: per process and thread, the Python frames innermost first as
+    `function (file:line)`, each with its locals under it when they were read (secret-looking values masked
+    unless `reveal`). `py_procs`: forensics.symbols.python.PyProcess records."""
+    from forensics.findings.rules import mask
+
+    parts: list = [Text("Python stacks", style="bold")]
+    shown = [p for p in py_procs if pid is None or p.pid == pid]
+    if not shown:
+        parts.append(Text("  no process runs CPython", style="dim"))
+    for p in shown:
+        version = "CPython " + ".".join(map(str, p.version)) if p.version else "CPython"
+        head = Text(f"pid {p.pid} {p.binary} ({version})", style="bold")
+        if p.status.value != "ok":
+            head.append(f"  {p.status.value}", style="yellow")
+        parts.append(head)
+        if p.note:
+            parts.append(Text(f"  {p.note}", style="yellow"))
+        for t in p.threads:
+            parts.append(Text(f"  thread {t.tid} (pthread 0x{t.pthread_id:x})", style="bold"))
+            for fr in t.frames:
+                line = Text("    ")
+                line.append(fr.function, style="cyan")
+                line.append(f" ({fr.file}:{fr.line if fr.line is not None else '?'})")
+                if fr.note:
+                    line.append(f"  {fr.note}", style="yellow")
+                parts.append(line)
+                for v in fr.locals:
+                    value = mask(v.value) + "  (masked; --reveal)" if v.secret and not reveal else v.value
+                    parts.append(Text(f"        {v.name} = {value}" + ("  (cut)" if v.truncated else ""),
+                                      style="dim"))
+            if t.note:
+                parts.append(Text(f"    {t.note}", style="yellow"))
+    return Group(*parts)
+
+
+def render_python(py_procs: list, console: Console, reveal: bool = False, pid: int | None = None) -> None:
+    console.print(python_view(py_procs, reveal, pid))
+
+
 def fds_table(procs: list[Process]) -> Table:
     t = _table("file descriptors", "PID", "FD", "TYPE", "TARGET", "DETAIL")
     for p in procs:

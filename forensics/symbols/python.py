@@ -577,7 +577,7 @@ def python_process(proc: Process, space: AddressSpace | None, symbols: Symbolize
     return result
 
 
-def python_stacks(ck, resolver, with_locals: bool = False) -> list[PyProcess]:  # noqa: ANN001
+def python_stacks(ck, resolver, with_locals: bool = False) -> list[PyProcess]:
     """The Python view of every process of a checkpoint that runs CPython (Checkpoint, BinaryResolver)."""
     from forensics.symbols.stops import symbolizer
 
