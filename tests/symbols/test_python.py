@@ -1,0 +1,168 @@
+"""Python stacks from checkpoints of the lab's CPython service (scenario `python`), checked frame by frame
+against the service's own sys._current_frames() truth, written just before the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forensics.model.load import load_checkpoint
+from forensics.symbols.python import PyStatus, line_for_offset, python_stacks
+from forensics.symbols.pylayout import DEBUG_COOKIE, DEBUG_SIZE_313, LayoutError, from_debug_offsets
+from forensics.symbols.resolve import BinaryResolver, resolver_for
+from tests.conftest import REPO, Sample, load_samples
+
+SIMPLE = {"int", "str", "bytes", "float", "bool", "NoneType"}
+CONTAINERS = {"list", "tuple", "dict", "set", "frozenset"}
+
+
+def python_samples(root: Path) -> list[Sample]:
+    found = [s for s in load_samples(root) if "python" in s.truth]
+    if not found:
+        pytest.fail(f"{root}/index.json has no Python scenario checkpoint")
+    return found
+
+
+def stacks(sample: Sample, with_locals: bool = True):  # noqa: ANN201
+    ck = load_checkpoint(str(sample.images))
+    return ck, python_stacks(ck, resolver_for(ck, None, None), with_locals=with_locals)
+
+
+def test_every_frame_of_every_thread_matches_the_truth(run_root: Path) -> None:
+    for s in python_samples(run_root):
+        truth = s.truth["python"]
+        ck, found = stacks(s)
+        assert len(found) == 1, found
+        proc = found[0]
+        assert proc.status is PyStatus.OK, proc.note
+        assert proc.version is not None and list(proc.version) == truth["version"]
+        by_tid = {t.tid: t for t in proc.threads}
+        assert set(by_tid) == {t["native_id"] for t in truth["threads"]}
+        # The native thread ids CPython recorded are the checkpoint's thread ids (the container's pid ns).
+        assert set(by_tid) == {t.tid for t in ck.processes[0].threads}
+        for t in truth["threads"]:
+            got = [(f.function, f.qualname, f.file, f.line) for f in by_tid[t["native_id"]].frames]
+            want = [(f["function"], f["qualname"], f["file"], f["line"]) for f in t["frames"]]
+            assert got == want, (s, t["name"])
+
+
+def test_locals_match_the_truth(run_root: Path) -> None:
+    for s in python_samples(run_root):
+        _, found = stacks(s)
+        by_tid = {t.tid: t for t in found[0].threads}
+        compared = 0
+        for t in s.truth["python"]["threads"]:
+            for frame, want in zip(by_tid[t["native_id"]].frames, t["frames"], strict=True):
+                got = {v.name: v for v in frame.locals}
+                assert set(got) == set(want["locals"]), (frame.function, set(got) ^ set(want["locals"]))
+                for name, w in want["locals"].items():
+                    v = got[name]
+                    assert v.type == w["type"], (frame.function, name)
+                    if w["type"] in SIMPLE:
+                        assert v.value == w["repr"], (frame.function, name)
+                        compared += 1
+                    elif w["type"] in CONTAINERS:
+                        assert v.length == w["len"], (frame.function, name)
+                        compared += 1
+        assert compared >= 20  # the chain's known locals: every simple type, containers, a big int, unicode
+
+
+def test_the_chain_holds_its_known_values(run_root: Path) -> None:
+    """What the scenario planted, independently of the truth file's own reading of it."""
+    for s in python_samples(run_root):
+        _, found = stacks(s)
+        frames = {f.function: f for t in found[0].threads for f in t.frames}
+        values = {v.name: v.value for f in ("level1", "level2", "level3") for v in frames[f].locals}
+        assert values["count"] == "7" and values["name"] == "'alpha'"
+        assert values["greeting"] == repr("héllo wörld ✓")
+        assert values["big"] == str(2 ** 70 + 12345) and values["negative"] == "-42"
+        assert values["ratio"] == "0.5" and values["ratio_sq"] == "0.25"
+        assert values["data"] == repr(b"\x00\x01payload") and values["flag"] == "True"
+        assert values["nothing"] == "None"
+        token = next(v for v in frames["level3"].locals if v.name == "api_token")
+        assert token.secret  # masked by every renderer unless --reveal
+
+
+def test_without_the_binary_nothing_is_guessed() -> None:
+    s = python_samples(REPO / "samples")[0]
+    ck = load_checkpoint(str(s.images))
+    found = python_stacks(ck, BinaryResolver())  # no layers, no --rootfs
+    assert [p.status for p in found] == [PyStatus.NO_BINARY]
+    assert found[0].threads == [] and "binary not found, give --rootfs" in (found[0].note or "")
+
+
+def test_cli_text_json_and_masking(tmp_path: Path) -> None:
+    s = python_samples(REPO / "samples")[0]
+    cli = [sys.executable, "-m", "forensics", "inspect", str(s.images), "--python", "--locals"]
+    text = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0, text.stderr
+    assert "level3 (/app/pysvc.py:" in text.stdout and "tok-5e1f2a9c7b3d4e60" not in text.stdout
+    revealed = subprocess.run([*cli, "--reveal"], capture_output=True, text=True, timeout=120)
+    assert "tok-5e1f2a9c7b3d4e60" in revealed.stdout
+    doc = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True, timeout=120).stdout)
+    frames = [f for t in doc["python"][0]["threads"] for f in t["frames"]]
+    token = next(v for f in frames for v in f["locals"] if v["name"] == "api_token")
+    assert token["masked"] and "tok-5e1f2a9c7b3d4e60" not in token["value"]
+    # A copy of the images alone (no Docker layers beside them): no stacks, the reason, exit 2.
+    bare = tmp_path / "images"
+    shutil.copytree(s.images, bare)
+    out = subprocess.run([sys.executable, "-m", "forensics", "inspect", str(bare), "--python"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "binary not found, give --rootfs" in out.stdout
+
+
+def test_html_report_shows_the_stacks(tmp_path: Path) -> None:
+    s = python_samples(REPO / "samples")[0]
+    page = tmp_path / "r.html"
+    p = subprocess.run([sys.executable, "-m", "forensics", "report", str(s.images), "-o", str(page)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    html = page.read_text()
+    assert "Python stacks (CPython 3." in html and "/app/pysvc.py:" in html and "level3" in html
+    assert "tok-5e1f2a9c7b3d4e60" not in html
+
+
+def _sample_function(a: int, b: str) -> str:
+    total = a
+    for i in range(a):
+        total += i
+        if total > 10:
+            break
+    try:
+        text = b * total
+    except MemoryError:
+        text = ""
+    return (text
+            + str(total))
+
+
+def test_location_table_lines_match_cpythons_own_answer() -> None:
+    """The decoder against the running interpreter's co_lines() for every code unit (3.11+ format)."""
+    for code in (_sample_function.__code__, test_location_table_lines_match_cpythons_own_answer.__code__,
+                 json.JSONDecoder.raw_decode.__code__, subprocess.run.__code__):
+        expected: dict[int, int | None] = {}
+        for start, end, line in code.co_lines():
+            for offset in range(start, end, 2):
+                expected[offset] = line
+        for offset, line in expected.items():
+            assert line_for_offset(code.co_linetable, code.co_firstlineno, offset) == line, (code.co_name, offset)
+
+
+def test_debug_offsets_are_checked_not_trusted() -> None:
+    raw = bytearray(DEBUG_SIZE_313)
+    raw[:8] = DEBUG_COOKIE
+    struct.pack_into("<Q", raw, 8, 0x030E00F0)  # 3.14: a table of another shape
+    with pytest.raises(LayoutError, match="3.14"):
+        from_debug_offsets(bytes(raw))
+    struct.pack_into("<Q", raw, 8, 0x030D05F0)
+    struct.pack_into("<Q", raw, 16, 1)  # free-threaded
+    with pytest.raises(LayoutError, match="free-threaded"):
+        from_debug_offsets(bytes(raw))
+    with pytest.raises(LayoutError, match="cookie"):
+        from_debug_offsets(b"notdebug" + bytes(DEBUG_SIZE_313))
