@@ -45,6 +45,7 @@ class PyLayout:
     version: tuple[int, int]
     verified: bool
     runtime_interpreters_head: int
+    interp_next: int
     interp_threads_head: int
     tstate_next: int
     tstate_interp: int
@@ -89,7 +90,7 @@ class PyLayout:
 
 PY311 = PyLayout(
     version=(3, 11), verified=True,
-    runtime_interpreters_head=40, interp_threads_head=16,
+    runtime_interpreters_head=40, interp_next=0, interp_threads_head=16,
     tstate_next=8, tstate_interp=16, tstate_current_frame=8, tstate_cframe=56, cframe_current_frame=8,
     tstate_native_thread_id=160, tstate_thread_id=152,
     frame_code=32, frame_previous=48, frame_instr_ptr=56, frame_localsplus=72, frame_owner=69,
@@ -100,7 +101,7 @@ PY311 = PyLayout(
 
 PY312 = PyLayout(
     version=(3, 12), verified=False,
-    runtime_interpreters_head=40, interp_threads_head=72,
+    runtime_interpreters_head=40, interp_next=0, interp_threads_head=72,
     tstate_next=8, tstate_interp=16, tstate_current_frame=0, tstate_cframe=56, cframe_current_frame=0,
     tstate_native_thread_id=144, tstate_thread_id=136,
     frame_code=0, frame_previous=8, frame_instr_ptr=56, frame_localsplus=72, frame_owner=70,
@@ -115,7 +116,7 @@ STATIC_LAYOUTS = {(3, 11): PY311, (3, 12): PY312}
 DEBUG_FIELDS_313 = {
     "free_threaded": 2,
     "runtime_interpreters_head": 5,
-    "interp_threads_head": 9,
+    "interp_next": 8, "interp_threads_head": 9,
     "tstate_next": 21, "tstate_interp": 22, "tstate_current_frame": 23, "tstate_thread_id": 24,
     "tstate_native_thread_id": 25,
     "frame_previous": 29, "frame_code": 30, "frame_instr_ptr": 31, "frame_localsplus": 32, "frame_owner": 33,

@@ -483,7 +483,7 @@ class Walker:
                     problems.append(f"thread {thread.tid}: {thread.note}")
                 threads.append(thread)
                 tstate = self.mem.u64(tstate + lay.tstate_next)
-            interp = self.mem.u64(interp + 0)  # PyInterpreterState.next is its first field in 3.11-3.13
+            interp = self.mem.u64(interp + lay.interp_next)
         return threads, problems
 
     def _current_frame(self, tstate: int) -> int:

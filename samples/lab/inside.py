@@ -762,6 +762,11 @@ def scenario_python() -> None:
     python_scenario("python", "cf-python", Path("/"), "3.13")
 
 
+def scenario_python311() -> None:
+    """CPython 3.11 from Debian bookworm (a minimal bookworm root the lab rootfs holds at /opt/bookworm)."""
+    python_scenario("python311", "cf-python311", Path("/opt/bookworm"), "3.11")
+
+
 SCENARIOS = {
     "counter": scenario_counter,
     "service": scenario_service,
@@ -771,6 +776,7 @@ SCENARIOS = {
     "podman": scenario_podman,
     "shell": scenario_shell,
     "python": scenario_python,
+    "python311": scenario_python311,
     "bench": scenario_bench,
     "serve": scenario_serve,
 }
