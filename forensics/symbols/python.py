@@ -540,6 +540,12 @@ def python_process(proc: Process, space: AddressSpace | None, symbols: Symbolize
         why = mod.note if mod is not None and mod.note else f"file not found: {path}"
         return PyProcess(proc.pid, path, PyStatus.NO_BINARY,
                          note=f"binary not found, give --rootfs ({why})")
+    expected = symbols.build_ids.get(path)
+    if expected and mod.build_id != expected.lower().removeprefix("0x"):
+        # Offsets and static objects of another build would be read as this one's: refuse, never guess.
+        return PyProcess(proc.pid, path, PyStatus.NO_BINARY,
+                         note=f"binary not found, give --rootfs: {mod.file} has build-id {mod.build_id}, the "
+                              f"process ran {expected}")
     if space is None:
         return PyProcess(proc.pid, path, PyStatus.UNREADABLE, note="no memory pages for this process")
     sym = mod.elf.symbol("_PyRuntime")

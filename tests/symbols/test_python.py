@@ -97,6 +97,25 @@ def test_without_the_binary_nothing_is_guessed() -> None:
     assert found[0].threads == [] and "binary not found, give --rootfs" in (found[0].note or "")
 
 
+def test_rootfs_option_and_a_wrong_binary(tmp_path: Path) -> None:
+    """--rootfs finds the interpreter in an unpacked image; another build at that path is refused (CRIU
+    recorded the build-id of what ran)."""
+    s = python_samples(REPO / "samples")[0]
+    ck = load_checkpoint(str(s.images))
+    exe = s.truth["python"]["executable"]
+    layer_copy = next(p for p in (s.root / s.entry["docker_root"]).rglob(exe.lstrip("/")) if p.is_file())
+    root = tmp_path / "rootfs"
+    (root / exe.lstrip("/")).parent.mkdir(parents=True)
+    shutil.copy2(layer_copy, root / exe.lstrip("/"))
+    found = python_stacks(ck, BinaryResolver([root]))
+    assert found[0].status is PyStatus.OK and len(found[0].threads) == len(s.truth["python"]["threads"])
+    wrong = tmp_path / "other-python"
+    shutil.copy2(sys.executable if Path(sys.executable).resolve().is_file() else "/bin/ls", wrong)
+    found = python_stacks(ck, BinaryResolver(binaries={exe: wrong}))
+    assert found[0].status is PyStatus.NO_BINARY and "build-id" in (found[0].note or "")
+    assert found[0].threads == []
+
+
 def test_cli_text_json_and_masking(tmp_path: Path) -> None:
     s = python_samples(REPO / "samples")[0]
     cli = [sys.executable, "-m", "forensics", "inspect", str(s.images), "--python", "--locals"]
