@@ -18,12 +18,14 @@ from __future__ import annotations
 import posixpath
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from forensics.findings.rules import SECRET_NAME, SECRET_VALUE
 from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
 from forensics.symbols.elf import ElfError
 from forensics.symbols.mapping import Module, Symbolizer
@@ -583,8 +585,10 @@ def python_process(proc: Process, space: AddressSpace | None, symbols: Symbolize
     return result
 
 
-def python_stacks(ck, resolver, with_locals: bool = False) -> list[PyProcess]:
-    """The Python view of every process of a checkpoint that runs CPython (Checkpoint, BinaryResolver)."""
+def python_stacks(ck: Checkpoint, resolver: Callable[[str], Path | None],
+                  with_locals: bool = False) -> list[PyProcess]:
+    """The Python view of every process of a checkpoint that runs CPython; `resolver` finds the files the
+    processes mapped (forensics.symbols.resolve.BinaryResolver)."""
     from forensics.symbols.stops import symbolizer
 
     out: list[PyProcess] = []
