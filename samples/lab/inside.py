@@ -688,7 +688,7 @@ def python_image(tag: str, root: Path, version: str) -> None:
         if path:
             dest = base / path.lstrip("/")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / path.lstrip("/"), dest, follow_symlinks=True)
+            shutil.copy2(inside_root(root, path), dest)
     (base / "usr/bin").mkdir(parents=True, exist_ok=True)
     shutil.copy2(exe, base / "usr/bin" / f"python{version}")
     (base / "usr/bin/python3").symlink_to(f"python{version}")
@@ -697,6 +697,24 @@ def python_image(tag: str, root: Path, version: str) -> None:
     (base / "app").mkdir()
     shutil.copy2("/lab/python/pysvc.py", base / "app/pysvc.py")
     run("sh", "-c", f"tar -C {base} -c . | docker import - {tag}:latest")
+
+
+def inside_root(root: Path, path: str) -> Path:
+    """`path` under `root` with symlinks followed inside it: bookworm's /lib64/ld-linux-x86-64.so.2 links to
+    an absolute path, which must not land on the lab rootfs's own (newer) loader."""
+    current = root
+    parts = [p for p in path.split("/") if p]
+    for _ in range(40):
+        if not parts:
+            return current
+        candidate = current / parts.pop(0)
+        if candidate.is_symlink():
+            target = os.readlink(candidate)
+            parts = [p for p in target.split("/") if p] + parts
+            current = root if target.startswith("/") else current
+        else:
+            current = candidate
+    raise RuntimeError(f"too many links resolving {path} in {root}")
 
 
 def python_request(pid: int, text: str) -> str:
