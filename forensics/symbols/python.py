@@ -257,8 +257,14 @@ class Objects:
         return self.mem.u64(obj + self.layout.ob_type)
 
     def type_name(self, type_obj: int) -> str:
-        name = self.mem.read(self.mem.u64(type_obj + self.layout.type_name), 128).split(b"\0", 1)[0]
-        return name.decode("utf-8", "replace")
+        """tp_name (a C string), read page by page so a name near the end of a mapping still reads."""
+        address = self.mem.u64(type_obj + self.layout.type_name)
+        raw = b""
+        while b"\0" not in raw and len(raw) < 256:
+            piece = self.mem.read(address, PAGE - address % PAGE)[:256]
+            raw += piece
+            address += len(piece)
+        return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
     def string(self, obj: int, limit: int = 4096) -> tuple[str, bool]:
         """A str object's text (up to `limit` characters) and whether it was cut."""
