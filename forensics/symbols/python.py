@@ -492,6 +492,12 @@ class Walker:
                 threads.append(thread)
                 tstate = self.mem.u64(tstate + lay.tstate_next)
             interp = self.mem.u64(interp + lay.interp_next)
+        if not threads:
+            # A running interpreter has at least its main thread's state: none means the offsets do not fit
+            # this binary (or the runtime was not, or no longer, initialized). Never an empty answer.
+            raise Unreadable(f"no thread state found through _PyRuntime 0x{runtime:x}: the CPython "
+                             f"{lay.version[0]}.{lay.version[1]} layout does not match this binary, or the "
+                             "interpreter was not running")
         return threads, problems
 
     def _current_frame(self, tstate: int) -> int:
