@@ -164,7 +164,7 @@ class ProcessMemory:
                     data = b""
                 if len(data) == n:
                     return data
-            raise Unreadable(gap.reason and str(gap)) from None
+            raise Unreadable(str(gap)) from None
 
     def u64(self, address: int) -> int:
         return struct.unpack("<Q", self.read(address, 8))[0]
