@@ -27,7 +27,7 @@ from forensics.findings.rules import SECRET_NAME, SECRET_VALUE
 from forensics.memory.space import AddressSpace, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
-from forensics.symbols.elf import ElfError
+from forensics.symbols.elf import PARSE_ERRORS, ElfError
 from forensics.symbols.mapping import Module, Symbolizer
 from forensics.symbols.pylayout import (
     CO_FAST_CELL,
@@ -526,6 +526,20 @@ def _module(symbols: Symbolizer, path: str) -> Module | None:
     return None
 
 
+def _runtime_vaddr(mod: Module) -> int | None:
+    """Where the binary keeps _PyRuntime: its symbol, or (3.13+, symbols stripped) the .PyRuntime section
+    CPython places it in for out-of-process tools."""
+    assert mod.elf is not None
+    sym = mod.elf.symbol("_PyRuntime")
+    if sym is not None:
+        return sym.value
+    try:
+        section = mod.elf.elf.get_section_by_name(".PyRuntime")
+    except PARSE_ERRORS:
+        return None
+    return int(section["sh_addr"]) if section is not None and section["sh_addr"] else None
+
+
 def _layout(mem: ProcessMemory, mod: Module, runtime: int) -> tuple[PyLayout, tuple[int, int, int]]:
     """The layout for the interpreter that ran: 3.13's from its _Py_DebugOffsets, older ones by the
     version the binary states (Py_Version, exported since 3.11)."""
@@ -562,11 +576,12 @@ def python_process(proc: Process, space: AddressSpace | None, symbols: Symbolize
                               f"process ran {expected}")
     if space is None:
         return PyProcess(proc.pid, path, PyStatus.UNREADABLE, note="no memory pages for this process")
-    sym = mod.elf.symbol("_PyRuntime")
-    if sym is None:
-        return PyProcess(proc.pid, path, PyStatus.UNREADABLE, note=f"{path} has no _PyRuntime symbol")
+    runtime_vaddr = _runtime_vaddr(mod)
+    if runtime_vaddr is None:
+        return PyProcess(proc.pid, path, PyStatus.UNREADABLE,
+                         note=f"{path} has neither a _PyRuntime symbol nor a .PyRuntime section")
     mem = ProcessMemory(space, symbols)
-    runtime = sym.value + mod.bias
+    runtime = runtime_vaddr + mod.bias
     try:
         layout, version = _layout(mem, mod, runtime)
     except LayoutError as e:

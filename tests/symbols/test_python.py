@@ -209,3 +209,22 @@ def test_a_wrong_layout_is_reported_never_read_as_stacks() -> None:
                 continue
             with pytest.raises(py.Unreadable):
                 py.Walker(py.Objects(mem, layout, known), True).threads(runtime)
+
+
+def test_runtime_found_without_symbols_through_its_section() -> None:
+    """3.13 places _PyRuntime in a .PyRuntime section: a binary stripped of the symbol is still read."""
+    from forensics.symbols.elf import ElfImage
+    from forensics.symbols.mapping import Module
+    from forensics.symbols.python import _runtime_vaddr
+
+    s = next(x for x in python_samples(REPO / "samples") if x.truth["python"]["version"][:2] == [3, 13])
+    exe = s.truth["python"]["executable"]
+    binary = next(p for p in (s.root / s.entry["docker_root"]).rglob(exe.lstrip("/")) if p.is_file())
+
+    class Stripped(ElfImage):
+        def symbol(self, name: str):
+            return None if name == "_PyRuntime" else super().symbol(name)
+
+    with ElfImage(binary) as elf, Stripped(binary) as stripped:
+        expected = elf.symbol("_PyRuntime").value
+        assert _runtime_vaddr(Module(exe, [], elf=stripped, bias=0)) == expected
