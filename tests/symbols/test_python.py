@@ -228,3 +228,36 @@ def test_runtime_found_without_symbols_through_its_section() -> None:
     with ElfImage(binary) as elf, Stripped(binary) as stripped:
         expected = elf.symbol("_PyRuntime").value
         assert _runtime_vaddr(Module(exe, [], elf=stripped, bias=0)) == expected
+
+
+def test_corrupted_memory_gives_notes_not_crashes(tmp_path: Path) -> None:
+    """Pages overwritten at random (a hostile or damaged checkpoint): every answer is a status with notes,
+    never an exception or a hang."""
+    import random
+    import time
+
+    s = python_samples(REPO / "samples")[0]
+    exe = s.truth["python"]["executable"]
+    binary = next(p for p in (s.root / s.entry["docker_root"]).rglob(exe.lstrip("/")) if p.is_file())
+    pages = next(p for p in s.images.iterdir() if p.name.startswith("pages-"))
+    original = pages.read_bytes()
+    statuses = set()
+    for seed in range(12):
+        rng = random.Random(seed)
+        data = bytearray(original)
+        for _ in range(4000):
+            at = rng.randrange(0, len(data) - 8) & ~7
+            data[at:at + 8] = rng.choice([bytes(8), b"\xff" * 8, rng.randbytes(8),
+                                          struct.pack("<Q", rng.randrange(1 << 47))])
+        copy = tmp_path / f"ck{seed}"
+        shutil.copytree(s.images, copy)
+        (copy / pages.name).write_bytes(bytes(data))
+        ck = load_checkpoint(str(copy))
+        started = time.monotonic()
+        found = python_stacks(ck, BinaryResolver(binaries={exe: binary}), with_locals=True)
+        assert time.monotonic() - started < 30
+        assert len(found) == 1
+        statuses.add(found[0].status)
+        if found[0].status is not PyStatus.OK:
+            assert found[0].note
+    assert statuses - {PyStatus.OK}  # the damage was noticed at least once
