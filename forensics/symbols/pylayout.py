@@ -9,8 +9,9 @@ offsets are facts of the struct definitions, declared here as data:
 - 3.11: measured with offsetof() against Debian bookworm's libpython3.11-dev 3.11.2 headers
   (Include/internal/pycore_runtime.h, pycore_interp.h, pycore_frame.h, cpython/pystate.h, cpython/code.h,
   cpython/unicodeobject.h) and checked against a real checkpoint of Debian's python3.11.
-- 3.12: read from CPython 3.12's headers; no Debian release ships 3.12, so no lab checkpoint checks them
-  (`verified` is False and the reader says so). A wrong offset cannot produce a wrong stack silently: the
+- 3.12: read from CPython 3.12's headers, and consistent with the offsets published by two eBPF
+  profilers (Meta's strobelight, Granulate's gProfiler); no Debian release ships 3.12, so no lab
+  checkpoint checks them (`verified` is False and the reader says so). A wrong offset cannot produce a wrong stack silently: the
   reader checks that a thread state points back to its interpreter and that every code object is a code
   object, and reports "layout does not match" instead.
 """
