@@ -261,3 +261,19 @@ def test_corrupted_memory_gives_notes_not_crashes(tmp_path: Path) -> None:
         if found[0].status is not PyStatus.OK:
             assert found[0].note
     assert statuses - {PyStatus.OK}  # the damage was noticed at least once
+
+
+def test_the_interpreter_file_is_libpython_when_mapped() -> None:
+    """A python built with --enable-shared (the python:3.x Docker images) keeps _PyRuntime in libpython."""
+    from types import SimpleNamespace
+
+    from forensics.symbols.python import interpreter_path
+
+    def proc(*paths: str) -> SimpleNamespace:
+        return SimpleNamespace(vmas=[SimpleNamespace(path=p) for p in paths])
+
+    assert interpreter_path(proc("/usr/local/bin/python3.12", "/usr/local/lib/libpython3.12.so.1.0",
+                                 "/usr/lib/x86_64-linux-gnu/libc.so.6")) == "/usr/local/lib/libpython3.12.so.1.0"
+    assert interpreter_path(proc("/usr/bin/python3.13", "[heap]")) == "/usr/bin/python3.13"
+    assert interpreter_path(proc("/usr/bin/python3.13 (deleted)")) == "/usr/bin/python3.13 (deleted)"
+    assert interpreter_path(proc("/bin/bash", "/usr/lib/python3.13/lib-dynload/_json.so", "[stack]")) is None
