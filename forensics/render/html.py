@@ -298,7 +298,7 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
     by the binaries' symbols when given), a timeline of every value that moved, and the evidence manifest."""
     symbols = symbols or [None] * len(checkpoints)
     sources = [Source(t, ck, findings(ck, reveal, resolver=s.resolver if s else None), manifest(t, ck),
-                      s.name if s else None, s.python() if s else {})
+                      s.name if s else None, (s or BinarySymbols(ck, lambda _path: None)).python())
                for t, ck, s in zip(targets, checkpoints, symbols)]
     report = Report(sources, command=command, version=version, reveal=reveal,
                     created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))

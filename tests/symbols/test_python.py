@@ -145,6 +145,13 @@ def test_html_report_shows_the_stacks(tmp_path: Path) -> None:
     html = page.read_text()
     assert "Python stacks (CPython 3." in html and "/app/pysvc.py:" in html and "level3" in html
     assert "tok-5e1f2a9c7b3d4e60" not in html
+    bare = tmp_path / "images"
+    shutil.copytree(s.images, bare)
+    p = subprocess.run([sys.executable, "-m", "forensics", "report", str(bare), "-o", str(page)],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr
+    html = page.read_text()
+    assert "binary not found, give --rootfs" in html and "level3" not in html
 
 
 def _sample_function(a: int, b: str) -> str:
