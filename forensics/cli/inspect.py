@@ -59,7 +59,7 @@ def inspect(
         console = make_console()
         terminal.render(ck, sections, console, stops)
         if py_stacks is not None:
-            terminal.render_python(py_stacks, console, reveal, pid)
+            terminal.render_python(ck, py_stacks, console, reveal, pid)
         if resolver.missing and stops:
             console.print(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
                           "give --rootfs DIR or --binary PATH=FILE", style="yellow")

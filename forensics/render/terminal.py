@@ -166,7 +166,7 @@ def thread_stops(procs: list[Process], stops: dict) -> Group:
     return Group(*parts)
 
 
-def python_view(py_procs: list, reveal: bool = False, pid: int | None = None) -> Group:
+def python_view(ck: Checkpoint, py_procs: list, reveal: bool = False, pid: int | None = None) -> Group:
     """`inspect --python`: per process and thread, the Python frames innermost first as
     `function (file:line)`, each with its locals under it when they were read (secret-looking values masked
     unless `reveal`). `py_procs`: forensics.symbols.python.PyProcess records."""
@@ -184,8 +184,11 @@ def python_view(py_procs: list, reveal: bool = False, pid: int | None = None) ->
         parts.append(head)
         if p.note:
             parts.append(Text(f"  {p.note}", style="yellow"))
+        proc = ck.process(p.pid)
+        syscalls = {th.tid: syscall_name(th.syscall) for th in proc.threads} if proc is not None else {}
         for t in p.threads:
-            parts.append(Text(f"  thread {t.tid} (pthread 0x{t.pthread_id:x})", style="bold"))
+            inside = f", in {syscalls[t.tid]}" if syscalls.get(t.tid) else ""
+            parts.append(Text(f"  thread {t.tid} (pthread 0x{t.pthread_id:x}{inside})", style="bold"))
             for fr in t.frames:
                 line = Text("    ")
                 line.append(fr.function, style="cyan")
@@ -202,8 +205,9 @@ def python_view(py_procs: list, reveal: bool = False, pid: int | None = None) ->
     return Group(*parts)
 
 
-def render_python(py_procs: list, console: Console, reveal: bool = False, pid: int | None = None) -> None:
-    console.print(python_view(py_procs, reveal, pid))
+def render_python(ck: Checkpoint, py_procs: list, console: Console, reveal: bool = False,
+                  pid: int | None = None) -> None:
+    console.print(python_view(ck, py_procs, reveal, pid))
 
 
 def fds_table(procs: list[Process]) -> Table:

@@ -122,6 +122,12 @@ def test_cli_text_json_and_masking(tmp_path: Path) -> None:
     text = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
     assert text.returncode == 0, text.stderr
     assert "level3 (/app/pysvc.py:" in text.stdout and "tok-5e1f2a9c7b3d4e60" not in text.stdout
+    # Each Python thread is the OS thread CRIU froze in the system call its Python code waits in.
+    blocked_in = {"sleeper": "clock_nanosleep", "reader": "recvfrom", "chain": "futex", "MainThread": "accept4"}
+    for t in s.truth["python"]["threads"]:
+        assert f"thread {t['native_id']} (pthread 0x" in text.stdout
+        line = next(x for x in text.stdout.splitlines() if x.strip().startswith(f"thread {t['native_id']} "))
+        assert line.endswith(f"in {blocked_in[t['name']]})"), line
     revealed = subprocess.run([*cli, "--reveal"], capture_output=True, text=True, timeout=120, check=False)
     assert "tok-5e1f2a9c7b3d4e60" in revealed.stdout
     doc = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True, timeout=120, check=False).stdout)
