@@ -119,8 +119,9 @@ def python_doc(procs: list[Any], reveal: bool = False) -> list[dict[str, Any]]:
              "version": ".".join(map(str, p.version)) if p.version else None, "note": p.note,
              "layout_verified": p.layout_verified,
              "threads": [{"tid": t.tid, "pthread_id": t.pthread_id, "note": t.note,
-                          "frames": [{"function": f.function, "qualname": f.qualname, "file": f.file, "line": f.line,
-                                      "note": f.note, "locals": [local(v) for v in f.locals]} for f in t.frames]}
+                          "frames": [{"function": fr.function, "qualname": fr.qualname, "file": fr.file,
+                                      "line": fr.line, "note": fr.note, "locals": [local(v) for v in fr.locals]}
+                                     for fr in t.frames]}
                          for t in p.threads]} for p in procs]
 
 
