@@ -202,6 +202,10 @@ def python_view(ck: Checkpoint, py_procs: list, reveal: bool = False, pid: int |
                                       style="dim"))
             if t.note:
                 parts.append(Text(f"    {t.note}", style="yellow"))
+        without = sorted(set(syscalls) - {t.tid for t in p.threads}) if p.threads else []
+        if without:
+            parts.append(Text("  threads without a Python thread state (C threads): "
+                              + ", ".join(map(str, without)), style="dim"))
     return Group(*parts)
 
 
