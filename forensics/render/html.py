@@ -952,6 +952,10 @@ def python_stacks_html(py: Any, ids: Ids, reveal: bool) -> list[Html]:
     parts: list[Html] = [el("h4", f"Python stacks ({version}, {py.binary})")]
     if py.note:
         parts.append(el("p", py.note, class_="note"))
+    if py.gil is not None:
+        holder = f"thread {py.gil.holder_tid}" if py.gil.holder_tid is not None else "no listed thread"
+        parts.append(el("p", f"GIL held by {holder} (running Python code)" if py.gil.locked
+                        else f"GIL free, last held by {holder}"))
     for t in py.threads:
         rows = []
         for i, fr in enumerate(t.frames):

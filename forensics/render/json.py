@@ -118,6 +118,7 @@ def python_doc(procs: list[Any], reveal: bool = False) -> list[dict[str, Any]]:
     return [{"pid": p.pid, "binary": p.binary, "status": str(p.status), "partial": p.partial,
              "version": ".".join(map(str, p.version)) if p.version else None, "note": p.note,
              "layout_verified": p.layout_verified,
+             "gil": {"locked": p.gil.locked, "holder_tid": p.gil.holder_tid} if p.gil is not None else None,
              "threads": [{"tid": t.tid, "pthread_id": t.pthread_id, "note": t.note,
                           "frames": [{"function": fr.function, "qualname": fr.qualname, "file": fr.file,
                                       "line": fr.line, "note": fr.note, "locals": [local(v) for v in fr.locals]}

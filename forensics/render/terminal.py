@@ -184,6 +184,10 @@ def python_view(ck: Checkpoint, py_procs: list, reveal: bool = False, pid: int |
         parts.append(head)
         if p.note:
             parts.append(Text(f"  {p.note}", style="yellow"))
+        if p.gil is not None:
+            holder = f"thread {p.gil.holder_tid}" if p.gil.holder_tid is not None else "no listed thread"
+            parts.append(Text(f"  GIL: held by {holder} (running Python code)" if p.gil.locked
+                              else f"  GIL: free, last held by {holder}"))
         proc = ck.process(p.pid)
         syscalls = {th.tid: syscall_name(th.syscall) for th in proc.threads} if proc is not None else {}
         for t in p.threads:

@@ -87,6 +87,11 @@ class PyLayout:
     str_ascii_size: int = 40  # sizeof(PyASCIIObject): where compact ASCII data starts
     str_compact_size: int = 56  # sizeof(PyCompactUnicodeObject): where other compact data starts
     cell_ref: int = 16
+    # The GIL: its `locked` int and `last_holder` thread state pointer, offsets into _PyRuntime (3.11: one
+    # GIL for the runtime) or into each PyInterpreterState (3.13: per interpreter); None when not declared.
+    gil_locked: int | None = None
+    gil_holder: int | None = None
+    gil_in_interpreter: bool = False
 
 
 PY311 = PyLayout(
@@ -98,6 +103,7 @@ PY311 = PyLayout(
     code_filename=112, code_name=120, code_qualname=128, code_linetable=136, code_firstlineno=72,
     code_localsplusnames=96, code_localspluskinds=104, code_firsttraceable=168, code_adaptive=184,
     long_tagged=False, str_ascii_size=48, str_compact_size=72,
+    gil_locked=376, gil_holder=368,  # _PyRuntimeState.ceval.gil.locked / .last_holder
 )
 
 PY312 = PyLayout(
@@ -117,7 +123,7 @@ STATIC_LAYOUTS = {(3, 11): PY311, (3, 12): PY312}
 DEBUG_FIELDS_313 = {
     "free_threaded": 2,
     "runtime_interpreters_head": 5,
-    "interp_next": 8, "interp_threads_head": 9,
+    "interp_next": 8, "interp_threads_head": 9, "gil_locked": 17, "gil_holder": 18,
     "tstate_next": 21, "tstate_interp": 22, "tstate_current_frame": 23, "tstate_thread_id": 24,
     "tstate_native_thread_id": 25,
     "frame_previous": 29, "frame_code": 30, "frame_instr_ptr": 31, "frame_localsplus": 32, "frame_owner": 33,
@@ -162,6 +168,7 @@ def from_debug_offsets(raw: bytes) -> tuple[PyLayout, tuple[int, int, int]]:
     if any(v > 1 << 20 for v in values.values()):
         raise LayoutError("_Py_DebugOffsets holds implausible offsets")
     base = replace(PY312, version=(3, 13), verified=True, tstate_cframe=None, cframe_current_frame=None,
+                   gil_in_interpreter=True,
                    code_firsttraceable=CODE_FIRSTTRACEABLE_313,
                    str_compact_size=values["str_ascii_size"] + 16)
     return replace(base, **values), version

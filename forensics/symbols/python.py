@@ -108,6 +108,7 @@ class PyThread:
     pthread_id: int
     frames: list[PyFrame] = field(default_factory=list)
     note: str | None = None
+    address: int = 0  # the PyThreadState
 
 
 @dataclass(slots=True)
@@ -122,10 +123,21 @@ class PyProcess:
     threads: list[PyThread] = field(default_factory=list)
     note: str | None = None
     layout_verified: bool = True
+    gil: GilState | None = None
 
     @property
     def partial(self) -> bool:
         return self.status is not PyStatus.OK
+
+
+@dataclass(frozen=True, slots=True)
+class GilState:
+    """The GIL at the checkpoint: `locked` (some thread was running Python code, `holder_tid` is that
+    thread), or free (every thread waited or ran C code with the GIL released; `holder_tid` held it last).
+    `holder_tid` is None when the holder is no thread state of the list."""
+
+    locked: bool
+    holder_tid: int | None
 
 
 class Unreadable(Exception):
@@ -481,7 +493,7 @@ class Walker:
                                      f"0x{interp:x}: the CPython {lay.version[0]}.{lay.version[1]} layout does "
                                      "not match this binary")
                 thread = PyThread(self.mem.u64(tstate + lay.tstate_native_thread_id),
-                                  self.mem.u64(tstate + lay.tstate_thread_id))
+                                  self.mem.u64(tstate + lay.tstate_thread_id), address=tstate)
                 try:
                     frame = self._current_frame(tstate)
                     thread.frames, thread.note = self.frames(frame) if frame else ([], None)
@@ -499,6 +511,20 @@ class Walker:
                              f"{lay.version[0]}.{lay.version[1]} layout does not match this binary, or the "
                              "interpreter was not running")
         return threads, problems
+
+    def gil(self, runtime: int, threads: list[PyThread]) -> GilState | None:
+        """Who held the GIL (in 3.13, the newest interpreter's: the only one in most processes), when the
+        layout declares where it is."""
+        lay = self.lay
+        if lay.gil_locked is None or lay.gil_holder is None:
+            return None
+        base = self.mem.u64(runtime + lay.runtime_interpreters_head) if lay.gil_in_interpreter else runtime
+        locked = self.mem.i32(base + lay.gil_locked)
+        holder = self.mem.u64(base + lay.gil_holder)
+        if locked not in (0, 1):
+            raise Unreadable(f"GIL state at 0x{base + lay.gil_locked:x} is {locked}, not 0 or 1")
+        by_address = {t.address: t.tid for t in threads}
+        return GilState(bool(locked), by_address.get(holder))
 
     def _current_frame(self, tstate: int) -> int:
         lay = self.lay
@@ -601,6 +627,10 @@ def python_process(proc: Process, space: AddressSpace | None, symbols: Symbolize
     except Unreadable as e:
         result.status, result.note = PyStatus.UNREADABLE, str(e)
         return result
+    try:
+        result.gil = walker.gil(runtime, result.threads)
+    except Unreadable as e:
+        problems.append(f"GIL: {e}")
     notes = []
     if problems:
         result.status = PyStatus.PARTIAL

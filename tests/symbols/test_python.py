@@ -52,6 +52,16 @@ def test_every_frame_of_every_thread_matches_the_truth(run_root: Path) -> None:
             assert got == want, (s, t["name"])
 
 
+def test_gil_was_free_and_last_held_by_the_signal_handlers_thread(run_root: Path) -> None:
+    """Every thread sat in a blocking call that releases the GIL; the last to hold it ran the SIGUSR1
+    handler that wrote the truth: the main thread."""
+    for s in python_samples(run_root):
+        _, found = stacks(s, with_locals=False)
+        main = next(t["native_id"] for t in s.truth["python"]["threads"] if t["name"] == "MainThread")
+        assert found[0].gil is not None
+        assert not found[0].gil.locked and found[0].gil.holder_tid == main
+
+
 def test_locals_match_the_truth(run_root: Path) -> None:
     for s in python_samples(run_root):
         _, found = stacks(s)
