@@ -116,7 +116,7 @@ def serve(srv):
 
 def main():
     signal.signal(signal.SIGUSR1, write_truth)
-    _left, right = socket.socketpair()
+    left, right = socket.socketpair()  # noqa: RUF059 - kept alive (and shown) as a local of main()
     threading.Thread(target=sleeper, name="sleeper", daemon=True).start()
     threading.Thread(target=reader, args=(right,), name="reader", daemon=True).start()
     threading.Thread(target=level1, args=(7, "alpha"), name="chain", daemon=True).start()
