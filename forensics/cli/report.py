@@ -20,8 +20,9 @@ from forensics.errors import ForensicsError
 from forensics.memory.grep import scan_size
 from forensics.memory.select import VmaFilter
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import html
+from forensics.report import assemble
 from forensics.render.progress import scan_progress
 from forensics.symbols.resolve import resolver_for
 
@@ -30,13 +31,13 @@ CHECKPOINT_TIMEOUT = 900
 
 
 def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path, reveal: bool,
-                rootfs: list[Path] | None, binary: list[str] | None) -> html.Report:
+                rootfs: list[Path] | None, binary: list[str] | None) -> assemble.Report:
     resolvers = [resolver_for(ck, rootfs, binary) for ck in checkpoints]
-    symbols = [None if r.empty else html.BinarySymbols(ck, r) for ck, r in zip(checkpoints, resolvers)]
+    symbols = [None if r.empty else assemble.BinarySymbols(ck, r) for ck, r in zip(checkpoints, resolvers)]
     try:
         total = sum(scan_size(ck, VmaFilter()) for ck in checkpoints[1:])
         with scan_progress(total, "diff") as progress:
-            report = html.assemble(targets, checkpoints, reveal=reveal, symbols=symbols,
+            report = assemble.assemble(targets, checkpoints, reveal=reveal, symbols=symbols,
                                    command=shlex.join(["forensics", *sys.argv[1:]]), version=__version__,
                                    progress=progress)
         html.write(report, output)

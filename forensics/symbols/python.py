@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from forensics.findings.rules import SECRET_NAME, SECRET_VALUE
+from forensics.model.secrets import is_secret
 from forensics.memory.space import AddressSpace, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
@@ -365,7 +365,7 @@ class Objects:
 
 
 def _secret(name: str, value: str) -> bool:
-    return bool(SECRET_NAME.search(name) or SECRET_VALUE.match(value))
+    return is_secret(name, value)
 
 
 # ------------------------------------------------------------------ frames and threads
