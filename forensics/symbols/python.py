@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from forensics.model.secrets import is_secret
 from forensics.memory.space import AddressSpace, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
+from forensics.model.secrets import is_secret
 from forensics.symbols.elf import PARSE_ERRORS, ElfError
 from forensics.symbols.mapping import Module, Symbolizer
 from forensics.symbols.pylayout import (
