@@ -104,6 +104,9 @@ def inspect(
         if show_findings or all_ or machine:
             out.append(finding_tables.findings(found, masker))
         if machine:
+            if py_stacks is not None:
+                from forensics.tables.python import python_frames
+                out.append(python_frames(py_stacks, masker, wanted))
             emit(out, fmt)
         else:
             _text(ck, out, stops if sections["threads"] else {}, masker, wanted, wide)

@@ -144,6 +144,11 @@ def test_cli_text_json_and_masking(tmp_path: Path) -> None:
     frames = [f for t in doc["python"][0]["threads"] for f in t["frames"]]
     token = next(v for f in frames for v in f["locals"] if v["name"] == "api_token")
     assert token["masked"] and "tok-5e1f2a9c7b3d4e60" not in token["value"]
+    rows = subprocess.run([*cli, "--format", "csv"], capture_output=True, text=True, timeout=120, check=False)
+    frames_csv = [r for r in rows.stdout.splitlines() if r.startswith("1,")]
+    table = rows.stdout.split("pid,tid,depth,function,file,line,qualname,locals,python\n", 1)[1]
+    assert len([r for r in table.splitlines() if r]) == sum(len(t["frames"]) for t in s.truth["python"]["threads"])
+    assert frames_csv and "tok-5e1f2a9c7b3d4e60" not in rows.stdout
     # A copy of the images alone (no Docker layers beside them): no stacks, the reason, exit 2.
     bare = tmp_path / "images"
     shutil.copytree(s.images, bare)
