@@ -110,6 +110,11 @@ def main() -> None:
         except OSError:
             pass
         sys.exit(0)
+    except OSError as e:
+        # The machine said no (a full disk, a permission, a path that vanished): the user's to fix, not a bug.
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"forensics: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(2)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback, no locals
         where = ""
         tb = e.__traceback__

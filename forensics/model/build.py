@@ -416,6 +416,11 @@ def mounts(images: Images, mnt_ns_ids: Iterable[int]) -> list[Mount]:
             fstype = MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
             if fstype == "auto" and has(m, "fsname"):
                 fstype = text(m.fsname)
+            elif fstype == "unsupported":
+                # CRIU records no type for a mount it does not restore itself (an external bind mount such as
+                # Docker's /etc/hosts): say so, rather than naming a filesystem "unsupported".
+                fstype = "external (type not recorded)" if (topt(m, "ext_key") or opt(m, "ext_mount")) \
+                    else "not recorded by CRIU"
             out.append(Mount(
                 mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, mountpoint=text(m.mountpoint), fstype=fstype,
                 source=topt(m, "source") or "", options=topt(m, "options") or "", root=text(m.root),

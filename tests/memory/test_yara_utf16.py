@@ -27,7 +27,7 @@ def test_yara_finds_heap_secret_and_env_token(tmp_path: Path) -> None:
     rules.write_text("rule broken { condition: $nope }")
     p = subprocess.run([sys.executable, "-m", "forensics", "memory", "yara", str(rules), str(s.images)],
                        capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 2 and "rules do not compile" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "rules do not compile at line 1:" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_utf16_pattern() -> None:
