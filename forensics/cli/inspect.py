@@ -49,6 +49,7 @@ def inspect(
     python: bool = typer.Option(False, "--python", help="Python stacks: every thread's CPython 3.11-3.13 frames "
                                                         "(function, file, line)."),
     show_locals: bool = typer.Option(False, "--locals", help="With --python: each frame's local variables."),
+    go: bool = typer.Option(False, "--goroutines", help="Go programs: every goroutine from runtime.allgs, unwound."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     from forensics.findings.rules import findings
@@ -113,6 +114,11 @@ def inspect(
             if py_stacks is not None:
                 from forensics.render.pystacks import write_python
                 write_python(ck, py_stacks, masker, sys.stdout, wanted)
+            if go:
+                from forensics.render.terminal import goroutine_listing
+                from forensics.symbols.goroutines import goroutines_for
+
+                goroutine_listing(goroutines_for(ck, resolver), sys.stdout, wanted)
         if resolver.missing and stops and sections["threads"]:
             warn(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
                  "give --rootfs DIR or --binary PATH=FILE")

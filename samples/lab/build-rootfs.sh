@@ -68,3 +68,8 @@ if ! stage_done pystack-bookworm-python; then
   rm -f "$ROOTFS/opt/bookworm/var/cache/apt/archives/"*.deb
   mark pystack-bookworm-python
 fi
+if ! stage_done debugger-golang; then
+  # The Go scenario: golang-go builds its static service; delve opens the ELF cores made from it.
+  in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends golang-go delve
+  mark debugger-golang
+fi
