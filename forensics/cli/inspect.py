@@ -46,6 +46,9 @@ def inspect(
     binary: Optional[list[str]] = BinaryOpt,
     show_findings: bool = typer.Option(False, "--findings", help="What to look at first, ranked."),
     reveal: bool = RevealOpt,
+    python: bool = typer.Option(False, "--python", help="Python stacks: every thread's CPython 3.11-3.13 frames "
+                                                        "(function, file, line)."),
+    show_locals: bool = typer.Option(False, "--locals", help="With --python: each frame's local variables."),
     go: bool = typer.Option(False, "--goroutines", help="Go programs: every goroutine from runtime.allgs, unwound."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
@@ -70,10 +73,15 @@ def inspect(
              if wanted is None or any(e.pid in wanted for e in x.evidence)]
     machine = as_json or fmt is not Format.TEXT
     stops = stops_for(ck, resolver) if (threads or all_ or machine) else {}
+    py_stacks = None
+    if python or show_locals:
+        from forensics.symbols.python import python_stacks
+        py_stacks = python_stacks(ck, resolver, with_locals=show_locals)
     if as_json:
         from forensics.render import json as json_render
 
-        sys.stdout.write(json_render.render(ck, finding_tables.masked(found, masker), stops, masker, wanted) + "\n")
+        sys.stdout.write(json_render.render(ck, finding_tables.masked(found, masker), stops, masker, wanted,
+                                            py_stacks) + "\n")
     else:
         sections = {"ps": ps or all_, "threads": threads or all_, "fds": fds or all_, "sockets": sockets or all_,
                     "maps": maps or all_, "mounts": mounts or all_, "env": env or all_}
@@ -97,9 +105,15 @@ def inspect(
         if show_findings or all_ or machine:
             out.append(finding_tables.findings(found, masker))
         if machine:
+            if py_stacks is not None:
+                from forensics.tables.python import python_frames
+                out.append(python_frames(py_stacks, masker, wanted))
             emit(out, fmt)
         else:
             _text(ck, out, stops if sections["threads"] else {}, masker, wanted, wide)
+            if py_stacks is not None:
+                from forensics.render.pystacks import write_python
+                write_python(ck, py_stacks, masker, sys.stdout, wanted)
             if go:
                 from forensics.render.terminal import goroutine_listing
                 from forensics.symbols.goroutines import goroutines_for
@@ -114,6 +128,9 @@ def inspect(
         sys.stderr.write(f"forensics: error: {e}\n")
     if ck.partial:
         sys.stderr.write("forensics: the result is partial: some of the checkpoint could not be read (exit 2)\n")
+        raise typer.Exit(2)
+    if any(p.partial for p in py_stacks or [] if wanted is None or p.pid in wanted):
+        sys.stderr.write("forensics: the Python stacks are partial or missing (see their notes; exit 2)\n")
         raise typer.Exit(2)
 
 

@@ -139,5 +139,16 @@ TIMELINE_POINT = record(
     C("value", "VALUE", K.VALUE), C("missing", "MISSING", K.EVIDENCE),
     doc="One value in one checkpoint of a series.")
 
+PYTHON_FRAME = record(
+    "python_frames", "python frames",
+    C("pid", "PID", K.PID), C("tid", "TID", K.PID), C("depth", "#", K.INT, "0 is the innermost frame"),
+    C("function", "FUNCTION", K.EVIDENCE), C("file", "FILE", K.EVIDENCE),
+    C("line", "LINE", K.INT, "what sys._current_frames() would report; empty for an instruction without one"),
+    C("qualname", "QUALNAME", K.EVIDENCE, brief=False),
+    C("locals", "LOCALS", K.WORDS, "name = value of each local (with --locals; secret-looking values masked)",
+      brief=False),
+    C("python", "PYTHON", K.WORD, "the CPython version the interpreter binary states", brief=False),
+    doc="One Python frame of one thread of a CPython 3.11-3.13 process (inspect --python).")
+
 ALL = (PROCESS, THREAD, FD, SOCKET, MAPPING, MOUNT, ENV, MATCH, YARA_MATCH, STRING, CHANGE, PAGE_CHANGE,
-       VALUE_CHANGE, FINDING, CHECKPOINT, TIMELINE_POINT)
+       VALUE_CHANGE, FINDING, CHECKPOINT, TIMELINE_POINT, PYTHON_FRAME)

@@ -592,6 +592,35 @@ def _socket_anchors(ck: Checkpoint, ids: Ids) -> dict[int, str]:
     return out
 
 
+def python_stacks_html(py: Any, ids: Ids, masker: Masker) -> list[Html]:
+    """A CPython process's stacks (forensics.symbols.python.PyProcess): one table per thread, innermost
+    frame first, locals in the last column (secret-looking ones masked unless --reveal)."""
+    version = "CPython " + ".".join(map(str, py.version)) if py.version else "CPython"
+    parts: list[Html] = [el("h4", f"Python stacks ({version}, {py.binary})")]
+    if py.note:
+        parts.append(el("p", py.note, class_="note"))
+    if py.gil is not None:
+        holder = f"thread {py.gil.holder_tid}" if py.gil.holder_tid is not None else "no listed thread"
+        parts.append(el("p", f"GIL held by {holder} (running Python code)" if py.gil.locked
+                        else f"GIL free, last held by {holder}"))
+    for t in py.threads:
+        rows = []
+        for i, fr in enumerate(t.frames):
+            shown = []
+            for v in fr.locals:
+                value: Any = masker.text(v.value)
+                if v.secret and not masker.reveal:
+                    value = el("span", masker.value(v.name, v.value), class_="masked",
+                               title="masked: run with --reveal to show it")
+                shown.append(el("li", el("code", f"{v.name} = "), value))
+            rows.append((None, [str(i), fr.function, f"{fr.file}:{fr.line if fr.line is not None else '?'}",
+                                el("ul", shown) if shown else (fr.note or "")]))
+        parts += [el("p", f"thread {t.tid}" + (f": {t.note}" if t.note else "")),
+                  table(ids(f"pid-{py.pid}-python-{t.tid}"), ["#", "FUNCTION", "FILE:LINE", "LOCALS"], rows,
+                        num=(0,), mono=(1, 2, 3), wrap=(2, 3), label="frames")]
+    return parts
+
+
 def process_section(src: ReportedCheckpoint, p: Process, ids: Ids, masker: Masker,
                     sockets_at: dict[int, str]) -> Html:
     ck = src.ck
@@ -629,6 +658,9 @@ def process_section(src: ReportedCheckpoint, p: Process, ids: Ids, masker: Maske
     parts += [el("h4", "Threads"),
               table(ids(f"pid-{p.pid}-threads"), ["TID", "COMM", "SYSCALL", "IP", "SYMBOL", "SP", "BLOCKED", ""],
                     rows, num=(0,), mono=(3, 4, 5), label="threads")]
+
+    if p.pid in src.python:
+        parts += python_stacks_html(src.python[p.pid], ids, masker)
 
     # file descriptors
     tables = src.tables.get(p.pid, {})

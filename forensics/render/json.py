@@ -156,6 +156,25 @@ def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None 
     }
 
 
+def python_doc(procs: list[Any], masker: Masker) -> list[dict[str, Any]]:
+    """`inspect --python --json`: forensics.symbols.python.PyProcess records; a secret-looking local's value
+    is masked (and says so) unless --reveal."""
+    def local(v: Any) -> dict[str, Any]:
+        masked = v.secret and not masker.reveal
+        return {"name": v.name, "type": v.type, "value": masker.value(v.name, v.value) if v.secret else
+                masker.text(v.value), "length": v.length, "masked": masked, "truncated": v.truncated}
+
+    return [{"pid": p.pid, "binary": p.binary, "status": str(p.status), "partial": p.partial,
+             "version": ".".join(map(str, p.version)) if p.version else None, "note": p.note,
+             "layout_verified": p.layout_verified,
+             "gil": {"locked": p.gil.locked, "holder_tid": p.gil.holder_tid} if p.gil is not None else None,
+             "threads": [{"tid": t.tid, "pthread_id": t.pthread_id, "note": t.note,
+                          "frames": [{"function": fr.function, "qualname": fr.qualname, "file": fr.file,
+                                      "line": fr.line, "note": fr.note, "locals": [local(v) for v in fr.locals]}
+                                     for fr in t.frames]}
+                         for t in p.threads]} for p in procs]
+
+
 def _wrapper(ck: Checkpoint, masker: Masker) -> dict[str, Any]:
     w = ck.wrapper
     return {"files": w.files,
@@ -166,5 +185,9 @@ def _wrapper(ck: Checkpoint, masker: Masker) -> dict[str, Any]:
 
 
 def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None,
-           masker: Masker | None = None, pids: set[int] | None = None) -> str:
-    return json.dumps(document(ck, found, stops, masker, pids), indent=1, default=str)
+           masker: Masker | None = None, pids: set[int] | None = None, python: list[Any] | None = None) -> str:
+    doc = document(ck, found, stops, masker, pids)
+    if python is not None:
+        doc["python"] = python_doc([p for p in python if pids is None or p.pid in pids], masker or Masker())
+        doc["partial"] = doc["partial"] or any(p.partial for p in python)
+    return json.dumps(doc, indent=1, default=str)

@@ -48,6 +48,8 @@ class ReportedCheckpoint:
     page_bins: PageBins | None = None
     # pid -> record name -> its declared table (fds, sockets, mappings, environment), masked.
     tables: dict[int, dict[str, Table]] = field(default_factory=dict)
+    # pid -> Python stacks with locals (forensics.symbols.python.PyProcess) of each CPython process.
+    python: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -112,6 +114,15 @@ class BinarySymbols:
             return None
         return str(loc) if loc.symbol else None
 
+    def python(self) -> dict[int, Any]:
+        """pid -> Python stacks with locals (forensics.symbols.python.PyProcess) of every CPython process;
+        without the interpreter's binary each says "binary not found, give --rootfs"."""
+        try:
+            from forensics.symbols.python import python_stacks
+        except ImportError:
+            return {}
+        return {p.pid: p for p in python_stacks(self.ck, self.resolver, with_locals=True)}
+
     def close(self) -> None:
         for s in self._by_pid.values():
             if s is not None:
@@ -136,6 +147,8 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
     sources = [ReportedCheckpoint(t, ck, masked(findings(ck, reveal, resolver=s.resolver if s else None), masker),
                                   manifest(t, ck.info.path), s.name if s else None, _bins_of(ck))
                for t, ck, s in zip(targets, checkpoints, symbols)]
+    for src, s in zip(sources, symbols):
+        src.python = (s or BinarySymbols(src.ck, lambda _path: None)).python()
     for src in sources:
         for proc in src.ck.processes:
             src.tables[proc.pid] = {

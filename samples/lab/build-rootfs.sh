@@ -60,6 +60,14 @@ if ! stage_done bash-static; then
   mark bash-static
 fi
 in_root criu --version
+if ! stage_done pystack-bookworm-python; then
+  # Debian bookworm's CPython 3.11 for the `python311` scenario: a second, minimal Debian root inside the lab
+  # rootfs (the lab copies its interpreter, libraries and standard library into an image).
+  rm -rf "$ROOTFS/opt/bookworm"
+  debootstrap --variant=minbase --include=python3 bookworm "$ROOTFS/opt/bookworm" "$MIRROR"
+  rm -f "$ROOTFS/opt/bookworm/var/cache/apt/archives/"*.deb
+  mark pystack-bookworm-python
+fi
 if ! stage_done debugger-golang; then
   # The Go scenario: golang-go builds its static service; delve opens the ELF cores made from it.
   in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends golang-go delve

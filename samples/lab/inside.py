@@ -684,6 +684,122 @@ def scenario_shell() -> None:
     run("docker", "rm", "-f", name)
 
 
+PYTHON_PORT = 8081
+
+
+def python_image(tag: str, root: Path, version: str) -> None:
+    """An image holding CPython `version` taken from `root` (the lab rootfs itself, or another Debian rootfs
+    inside it): the interpreter, the shared libraries it links, its standard library (without tests), and the
+    lab's Python service at /app/pysvc.py; on a busybox base."""
+    base = Path(f"/tmp/img-{tag}")
+    if base.exists():
+        return
+    busybox_rootfs(base)
+    exe = root / "usr/bin" / f"python{version}"
+    libs = run("chroot", str(root), "ldd", f"/usr/bin/python{version}").stdout if root != Path("/") else \
+        run("ldd", str(exe)).stdout
+    for line in libs.splitlines():
+        path = next((w for w in line.split() if w.startswith("/")), None)
+        if path:
+            dest = base / path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(inside_root(root, path), dest)
+    (base / "usr/bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(exe, base / "usr/bin" / f"python{version}")
+    (base / "usr/bin/python3").symlink_to(f"python{version}")
+    shutil.copytree(root / "usr/lib" / f"python{version}", base / "usr/lib" / f"python{version}", symlinks=True,
+                    ignore=shutil.ignore_patterns("test", "idlelib", "tkinter", "turtledemo", "ensurepip"))
+    (base / "app").mkdir()
+    shutil.copy2("/lab/python/pysvc.py", base / "app/pysvc.py")
+    run("sh", "-c", f"tar -C {base} -c . | docker import - {tag}:latest")
+
+
+def inside_root(root: Path, path: str) -> Path:
+    """`path` under `root` with symlinks followed inside it: bookworm's /lib64/ld-linux-x86-64.so.2 links to
+    an absolute path, which must not land on the lab rootfs's own (newer) loader."""
+    current = root
+    parts = [p for p in path.split("/") if p]
+    for _ in range(40):
+        if not parts:
+            return current
+        candidate = current / parts.pop(0)
+        if candidate.is_symlink():
+            target = os.readlink(candidate)
+            parts = [p for p in target.split("/") if p] + parts
+            current = root if target.startswith("/") else current
+        else:
+            current = candidate
+    raise RuntimeError(f"too many links resolving {path} in {root}")
+
+
+def python_request(pid: int, text: str) -> str:
+    code = ("import socket,sys;s=socket.create_connection(('127.0.0.1',%d),5);"
+            "s.sendall(sys.argv[1].encode()+b'\\n');print(s.makefile().readline(),end='')") % PYTHON_PORT
+    return run("nsenter", "-t", str(pid), "-n", "python3", "-c", code, text).stdout.strip()
+
+
+def python_scenario(sc: str, tag: str, root: Path, version: str) -> None:
+    """A CPython service (samples/lab/python/pysvc.py) with threads parked at known places: it writes its own
+    sys._current_frames() view (the truth) on SIGUSR1, then `docker checkpoint create --leave-running`."""
+    name = sc
+    python_image(tag, root, version)
+    run("docker", "run", "--security-opt=seccomp:unconfined", "--name", name, "-d", tag,
+        f"/usr/bin/python{version}", "-u", "/app/pysvc.py")
+    wait_for(lambda: any(l.endswith("READY") for l in docker_logs(name)), "the Python service to be ready")
+    pid = init_pid(name)
+    reply = python_request(pid, "first-request")
+    truth_file = Path(f"/proc/{pid}/root/tmp/pytruth.json")
+    run("docker", "kill", "-s", "USR1", name)
+    wait_for(truth_file.exists, "the Python service's truth file")
+    time.sleep(0.5)  # the handler has returned: the main thread is back in accept
+    stacks = json.loads(truth_file.read_text())
+    before, after, t = checkpoint_with_truth(name, lambda: docker_checkpoint(sc, name, "checkpoint1"))
+    images = copy_docker_checkpoint(sc, name, "checkpoint1")
+    keep_python_layers(sc, name, version)
+    record(sc, "checkpoint1", images, {"scenario": sc, "checkpoint": "checkpoint1", "container": name,
+                                        "engine": "docker", "taken_at": t, "before": before, "after": after,
+                                        "python": stacks, "reply": reply},
+           engine="docker", container=name, docker_root=f"{sc}/docker-root")
+    run("docker", "rm", "-f", name)
+
+
+def keep_python_layers(sc: str, name: str, version: str) -> None:
+    """The container's overlay2 layers as Docker stores them, holding only the interpreter: enough for a reader
+    to find `_PyRuntime` through the Docker data root, and small (no standard library, no shared libraries)."""
+    cid = container_id(name)
+    out = OUT / sc / "docker-root"
+    mounts = Path("image/overlay2/layerdb/mounts") / cid
+    (out / mounts).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(DOCKER_ROOT / mounts / "mount-id", out / mounts / "mount-id")
+    mount_id = (DOCKER_ROOT / mounts / "mount-id").read_text().strip()
+    upper = Path("overlay2") / mount_id
+    (out / upper / "diff").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(DOCKER_ROOT / upper / "lower", out / upper / "lower")
+    for short in filter(None, (DOCKER_ROOT / upper / "lower").read_text().strip().split(":")):
+        link = DOCKER_ROOT / "overlay2" / short
+        (out / "overlay2" / short).parent.mkdir(parents=True, exist_ok=True)
+        target = os.readlink(link)
+        (out / "overlay2" / short).symlink_to(target)
+        layer = (link.parent / target).resolve()
+        exe = layer / "usr/bin" / f"python{version}"
+        if exe.is_file():
+            real = out / "overlay2" / layer.parent.name / "diff" / "usr/bin"
+            real.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(exe, real / exe.name)
+        else:
+            (out / "overlay2" / layer.parent.name / "diff").mkdir(parents=True, exist_ok=True)
+
+
+def scenario_python() -> None:
+    """CPython 3.13 from the lab rootfs (Debian trixie)."""
+    python_scenario("python", "cf-python", Path("/"), "3.13")
+
+
+def scenario_python311() -> None:
+    """CPython 3.11 from Debian bookworm (a minimal bookworm root the lab rootfs holds at /opt/bookworm)."""
+    python_scenario("python311", "cf-python311", Path("/opt/bookworm"), "3.11")
+
+
 FLEET_IOC = "cf-ioc-beacon-91d2e7a4c3b8f065.evil.example"
 # (container, engine, checkpoints): 2 Docker containers and 2 Podman ones, 8 checkpoints each.
 FLEET = [("fleet-d1", "docker", 8), ("fleet-d2", "docker", 8), ("fleet-p1", "podman", 8), ("fleet-p2", "podman", 8)]
@@ -777,6 +893,8 @@ SCENARIOS = {
     "failures": scenario_failures,
     "podman": scenario_podman,
     "shell": scenario_shell,
+    "python": scenario_python,
+    "python311": scenario_python311,
     "fleet": scenario_fleet,
     "goservice": scenario_goservice,
     "bench": scenario_bench,
