@@ -37,13 +37,16 @@ def inspect(
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
-    from forensics.symbols.resolve import resolver_for  # capstone and pyelftools load only when used
-    from forensics.symbols.stops import stops_for
+    from forensics.symbols.resolve import resolver_for
 
     ck = load_checkpoint(target, docker_root=docker_root, container=container)
     resolver = resolver_for(ck, rootfs, binary)
     found = findings(ck, reveal, resolver=None if resolver.empty else resolver)
-    stops = stops_for(ck, resolver) if (threads or all_ or as_json) else {}
+    stops = {}
+    if threads or all_ or as_json:
+        from forensics.symbols.stops import stops_for  # capstone and pyelftools load only when used
+
+        stops = stops_for(ck, resolver)
     if as_json:
         sys.stdout.write(json_render.render(ck, found, stops) + "\n")
     else:
