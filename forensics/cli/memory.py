@@ -6,22 +6,30 @@ import json
 import struct
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
 from forensics.cli import app
-from forensics.render.terminal import make_console
 from forensics.errors import ForensicsError
 from forensics.memory.grep import Match, grep, scan_size, strings_pattern
-from forensics.memory.search import compile_pattern
+from forensics.memory.search import compile_literals, compile_pattern
 from forensics.memory.select import VmaFilter, parse_int, parse_range
 from forensics.memory.space import VALUE_FORMATS, AddressSpace, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render.hexdump import hexdump
 from forensics.render.progress import scan_progress
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def make_console(stderr: bool = False) -> Console:  # rich loads only for the commands that print tables
+    from forensics.render.terminal import make_console as make
+
+    return make(stderr=stderr)
+
 
 memory_app = typer.Typer(help="Read, search, list and dump process memory.", no_args_is_help=True,
                          pretty_exceptions_show_locals=False)
@@ -72,6 +80,8 @@ def map_(
     if as_json:
         print(json.dumps(rows, indent=1))
         return
+    from rich.table import Table
+
     t = Table(show_edge=False, header_style="bold")
     for c in ("PID", "START-END", "PROT", "OFFSET", "KIND", "DUMPED", "MISSING", "PATH"):
         t.add_column(c, overflow="fold")
@@ -157,10 +167,23 @@ def _context(ck: Checkpoint, m: Match, n: int) -> tuple[int, bytes]:
         return m.address, b""
 
 
+def _read_list(path: Path) -> list[bytes]:
+    """One fixed string per line of `path` (bytes as written, without the line end); blank lines skipped."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ForensicsError(f"cannot read: {e.strerror}", path) from None
+    return [line for line in data.replace(b"\r\n", b"\n").split(b"\n") if line]
+
+
 @memory_app.command("grep")
 def grep_(
-    pattern: str = typer.Argument(..., help="Fixed bytes (default), a regex with --regex, or hex with --hex."),
-    checkpoint: str = typer.Argument(...),
+    pattern: Optional[str] = typer.Argument(
+        None, help="Fixed bytes (default), a regex with --regex, or hex with --hex; not with --file."),
+    checkpoint: Optional[str] = typer.Argument(None),
+    file: Optional[Path] = typer.Option(
+        None, "--file", "-f", help="Fixed strings to find, one per line (a list of indicators); every "
+        "occurrence of each is a match. Then give only the checkpoint."),
     regex: bool = typer.Option(False, "--regex"), hex_: bool = typer.Option(False, "--hex"),
     ignore_case: bool = typer.Option(False, "--ignore-case", "-i"), utf16: bool = typer.Option(False, "--utf16"),
     context: int = typer.Option(0, "--context", "-C", help="Bytes of context around each match, as hexdump."),
@@ -170,12 +193,23 @@ def grep_(
     container: Optional[str] = ContainerOpt,
 ) -> None:
     """Search every process's memory; each match with pid, address and mapping."""
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
-    flt = VmaFilter.parse(pid, prot, rng, kind)
+    if file is not None:
+        if checkpoint is not None or pattern is None:
+            raise ForensicsError("with --file give only the checkpoint: memory grep --file LIST CHECKPOINT")
+        if regex or hex_ or ignore_case or utf16:
+            raise ForensicsError("--file takes fixed strings; --regex, --hex, -i and --utf16 do not apply")
+        checkpoint, strings = pattern, _read_list(file)
+    elif pattern is None or checkpoint is None:
+        raise ForensicsError("give a pattern and a checkpoint (or --file LIST and a checkpoint)")
     try:
-        pat = compile_pattern(pattern, regex=regex, hex_bytes=hex_, ignore_case=ignore_case, utf16=utf16)
+        if file is not None:
+            pat = compile_literals(strings)
+        else:
+            pat = compile_pattern(pattern, regex=regex, hex_bytes=hex_, ignore_case=ignore_case, utf16=utf16)
     except (ValueError, Exception) as e:  # re.error, bad hex
         raise ForensicsError(f"bad pattern: {e}") from None
+    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
+    flt = VmaFilter.parse(pid, prot, rng, kind)
     with scan_progress(scan_size(ck, flt), "grep", enabled=not as_json) as progress:
         matches = list(grep(ck, pat, flt, progress))
     if count:
