@@ -8,6 +8,7 @@ import dataclasses
 import random
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,19 @@ def test_grep_same_with_and_without_the_engine_in_small_windows(make: Callable[[
     monkeypatch.setattr(search, "REGEX_OVERLAP", 1 << 12)
     monkeypatch.setattr(search, "WORKERS", 3)
     assert _grep_all(needle) == _grep_all(plain) == whole
+
+
+def test_long_lists_are_compiled_once_and_loaded_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    strings = [b"ioc-%d-" % i for i in range(engine.CACHE_FROM)] + [b"PATH="]
+    data = memoryview(b"..ioc-7-..PATH=/bin..ioc-255-ioc-1-")
+    fresh = engine.literal_scanner(strings)
+    assert fresh is not None
+    kept = list((tmp_path / "checkpoint-forensics").glob("hs-literals-*.db"))
+    assert len(kept) == 1
+    loaded = engine.literal_scanner(strings)
+    assert loaded is not None and loaded.db is not fresh.db
+    assert loaded.literal_hits(data) == fresh.literal_hits(data) == [(2, 6), (10, 5), (21, 8), (29, 6)]
+    # Another list is another file: an edited list never loads a stale database.
+    engine.literal_scanner([*strings, b"more"])
+    assert len(list((tmp_path / "checkpoint-forensics").glob("hs-literals-*.db"))) == 2
