@@ -149,3 +149,27 @@ def test_long_lists_are_compiled_once_and_loaded_the_same(tmp_path: Path, monkey
     # Another list is another file: an edited list never loads a stale database.
     engine.literal_scanner([*strings, b"more"])
     assert len(list((tmp_path / "checkpoint-forensics").glob("hs-literals-*.db"))) == 2
+
+
+def test_cli_file_counts_every_string_of_the_list(tmp_path: Path) -> None:
+    """`memory grep --file LIST CK` finds what one grep per string finds, added up."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    sample = next(s for s in bundled_samples() if s.images is not None and s.scenario == "service")
+    strings = ["PATH=", "HOME=/", "HOSTNAME=", "not-in-memory-0123"]
+    lst = tmp_path / "iocs.txt"
+    lst.write_text("\n".join(strings) + "\n\n")
+
+    def count(*args: str) -> int:
+        p = subprocess.run([sys.executable, "-m", "forensics", "memory", "grep", *args, str(sample.images),
+                            "--count", "--json"], capture_output=True, text=True, cwd=REPO, check=False)
+        assert p.returncode == 0, p.stderr
+        return int(json.loads(p.stdout)["count"])
+
+    each = [count(s) for s in strings]
+    assert each[0] > 0 and each[-1] == 0
+    assert count("--file", str(lst)) == sum(each)
