@@ -34,7 +34,8 @@ def _make_app() -> typer.Typer:
         help="Forensic debugging of frozen containers: decode, inspect and diff CRIU checkpoints.",
         pretty_exceptions_show_locals=False,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
 
     def _version(value: bool) -> None:
@@ -82,11 +83,22 @@ def main() -> None:
     try:
         __getattr__("app")()
     except ForensicsError as e:
-        print(f"forensics: {e}", file=sys.stderr)
+        from forensics.records.format import printable
+
+        print(f"forensics: {printable(str(e))}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # `forensics inspect ... | head`: the reader has what it wanted; stop quietly, as cat and grep do.
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(0)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback, no locals
         where = ""
         tb = e.__traceback__

@@ -20,7 +20,7 @@ from forensics.errors import ForensicsError
 from forensics.memory.grep import scan_size
 from forensics.memory.select import VmaFilter
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import html
 from forensics.render.progress import scan_progress
 from forensics.symbols.resolve import resolver_for

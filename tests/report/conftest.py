@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import html
 from forensics.symbols.resolve import BinaryResolver
 from tests.conftest import REPO, SAMPLES, Sample, load_samples

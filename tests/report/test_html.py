@@ -14,9 +14,10 @@ from pathlib import Path
 
 import zstandard
 
+from forensics.meta import CheckpointMeta
 from forensics.model.checkpoint import Checkpoint, CheckpointInfo
 from forensics.model.files import RegularFile
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import html
 from tests.conftest import REPO, Sample
 from tests.report.conftest import BINARY, SERVICE_PATH, build, parse
@@ -191,7 +192,7 @@ def test_cli_writes_the_report(service: list[Sample], tmp_path: Path) -> None:
 
 def test_manifest_of_an_archive_hashes_it_and_its_members() -> None:
     archive = REPO / "samples" / "podman" / "checkpoint.tar.gz"  # zstd, whatever the name says
-    ck = Checkpoint(CheckpointInfo(path=str(archive), layout="archive"))
+    ck = Checkpoint(CheckpointInfo(CheckpointMeta(path=archive, kind="podman-archive", layout="container-archive")))
     entries = {e.name: e for e in html.manifest(archive, ck)}
     assert entries[archive.name].sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
     data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(archive.read_bytes())).read()
