@@ -75,7 +75,8 @@ def run(cmd: list[str], discard: bool = False, env: dict[str, str] | None = None
     seconds = time.perf_counter() - t0
     err = proc.stderr.read()  # type: ignore[union-attr]
     code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1) or (code == 1 and not any(t in cmd[0] for t in ("grep", "cmp", "rg"))):
+    # Exit 1 is "no match" for grep, rg and our memory grep, "differ" for cmp.
+    if code not in (0, 1) or (code == 1 and not any(t in cmd[0] for t in ("grep", "cmp", "rg")) and "grep" not in cmd):
         raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err.decode(errors='replace')[-500:]}")
     return Timing(seconds, usage.ru_maxrss / 1024, out)
 
