@@ -127,7 +127,9 @@ def pages_files(ck: Path) -> list[str]:
 def tar_of(ck: Path) -> Path:
     tar = ck.parent / f"{ck.name}.tar"
     if not tar.exists():
-        subprocess.run(["tar", "-C", str(ck.parent), "-cf", str(tar), ck.name], check=True)
+        # Under another name until complete: a run stopped mid-way must not leave a short tar to reuse.
+        subprocess.run(["tar", "-C", str(ck.parent), "-cf", f"{tar}.part", ck.name], check=True)
+        os.replace(f"{tar}.part", tar)
     return tar
 
 
