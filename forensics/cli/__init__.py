@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Which module holds each command: only the one being run is imported.
 COMMANDS = {"inspect": "inspect", "memory": "memory", "diff": "diff", "timeline": "timeline", "doctor": "doctor",
-            "report": "report", "capture": "report", "ls": "ls"}
+            "report": "report", "capture": "report", "ls": "ls", "columns": "columns"}
 
 _app: typer.Typer | None = None
 
@@ -73,6 +73,42 @@ def _register(argv: list[str] | None = None) -> None:
         importlib.import_module(f"forensics.cli.{name}")
 
 
+def _tidy_help(typer_app: typer.Typer) -> None:
+    """Placeholders a person reads in --help: none for flags, PATH, N, TEXT for values (typer would print
+    the Python type, `<bool>` or `<list[Path]>`)."""
+    import inspect
+    import typing
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    apps = [typer_app, *(g.typer_instance for g in typer_app.registered_groups if g.typer_instance)]
+    for a in apps:
+        for cmd in a.registered_commands:
+            if cmd.callback is None:
+                continue
+            try:
+                hints = typing.get_type_hints(cmd.callback)
+            except Exception:  # noqa: BLE001 - help text only; an odd annotation keeps typer's default
+                hints = {}
+            for name, param in inspect.signature(cmd.callback).parameters.items():
+                info = param.default
+                if not isinstance(info, (OptionInfo, ArgumentInfo)) or info.metavar is not None:
+                    continue
+                hint = str(hints.get(name, ""))
+                if hint == "<class 'bool'>":
+                    info.metavar = "" if isinstance(info, OptionInfo) else "BOOL"
+                elif "Path" in hint:
+                    info.metavar = "PATH"
+                elif "int" in hint:
+                    info.metavar = "N"
+                elif "Format" in hint:
+                    info.metavar = "text|json|jsonl|csv"
+                elif isinstance(info, ArgumentInfo):
+                    info.metavar = name.upper().rstrip("_")
+                else:
+                    info.metavar = "TEXT"
+
+
 def main() -> None:
     if sys.argv[1:] == ["--version"]:  # the one answer that needs no command line parser
         print(f"forensics {__version__}")
@@ -80,6 +116,7 @@ def main() -> None:
     from forensics.errors import ForensicsError
 
     _register()
+    _tidy_help(app)
     try:
         __getattr__("app")()
     except ForensicsError as e:
@@ -99,6 +136,11 @@ def main() -> None:
         except OSError:
             pass
         sys.exit(0)
+    except OSError as e:
+        # The machine said no (a full disk, a permission, a path that vanished): the user's to fix, not a bug.
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"forensics: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(2)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback, no locals
         where = ""
         tb = e.__traceback__

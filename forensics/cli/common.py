@@ -26,7 +26,7 @@ class Format(StrEnum):
 FormatOpt = typer.Option(Format.TEXT, "--format", "-f", help="text (default), json, jsonl (JSON Lines) or csv.",
                          case_sensitive=False)
 JsonOpt = typer.Option(False, "--json", help="Same as --format json.")
-PidsOpt = typer.Option(None, "--pid", "-p", help="Only these processes (pids inside the container): repeatable "
+PidsOpt = typer.Option(None, "--pid", "-p", metavar="PIDS", help="Only these processes (pids inside the container): repeatable "
                        "or a comma list, e.g. --pid 1,7.")
 RevealOpt = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them.")
 DockerRootOpt = typer.Option(None, "--docker-root", help="Docker data root (or a --checkpoint-dir) to find "

@@ -30,7 +30,7 @@ def inspect(
     target: str = typer.Argument(..., help="A CRIU image dir, a Docker checkpoint name, or a checkpoint archive."),
     docker_root: Optional[Path] = DockerRootOpt,
     container: Optional[str] = ContainerOpt,
-    as_json: bool = typer.Option(False, "--json", help="The whole model as one JSON document (docs/json.md)."),
+    as_json: bool = typer.Option(False, "--json", help="The whole model as one JSON document (docs/json.md in the source). For tables in JSON, JSON Lines or CSV use --format; `forensics columns` lists their keys."),
     fmt: Format = FormatOpt,
     ps: bool = typer.Option(False, "--ps", help="Process table: ids, state, creds, seccomp."),
     threads: bool = typer.Option(False, "--threads", help="Threads with registers, syscalls and where they stopped."),

@@ -125,7 +125,8 @@ def read(
         from forensics.symbols.stops import symbol_address
 
         resolver = resolver_for(ck, rootfs, binary)
-        found = symbol_address(ck.process(pid), resolver, symbol)
+        proc = ck.process(pid)
+        found = symbol_address(proc, resolver, symbol) if proc is not None else None
         if found is None:
             missing = f"; binaries not found: {', '.join(sorted(resolver.missing))}" if resolver.missing else ""
             raise UsageError(f"pid {pid}: no symbol {symbol!r} in the mapped binaries{missing}",
@@ -271,7 +272,7 @@ def _context(ck: Checkpoint, m, n: int) -> tuple[int, bytes]:  # noqa: ANN001
     from forensics.memory.space import MemoryGap
 
     space = ck.memory[m.pid]
-    page = ck.process(m.pid).page_size if ck.process(m.pid) else 4096
+    page = ck.page_size_of(m.pid)
     start = max(m.vma.start, m.address - n)
     end = min(m.vma.end, m.address + m.length + n)
     # Shrink to what is readable: context must never invent bytes.

@@ -39,9 +39,10 @@ class Masker:
     """Masks known secret values in any text; does nothing when `reveal` is set."""
 
     reveal: bool = False
-    known: set[str] = field(default_factory=set)
-    _pattern: re.Pattern[str] | None = None
-    _bytes_pattern: re.Pattern[bytes] | None = None
+    # The secrets themselves: never in a repr (a traceback or a test failure would print them).
+    known: set[str] = field(default_factory=set, repr=False)
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _bytes_pattern: re.Pattern[bytes] | None = field(default=None, repr=False)
 
     def learn(self, value: str) -> None:
         if len(value) >= SHORTEST and value not in self.known:

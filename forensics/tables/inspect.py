@@ -8,8 +8,9 @@ from typing import Any
 
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.flags import capability_names, open_flag_words, signal_names, syscall_name
-from forensics.model.process import Process, Thread
+from forensics.model.flags import DOCKER_DEFAULT_CAPS, capability_names, signal_names
+from forensics.model.words import fd_detail, fd_flags, syscall_text
+from forensics.model.process import Process
 from forensics.model.secrets import Masker
 from forensics.records import Fact, Kind, Table, TreeLine
 from forensics.records.format import human_size
@@ -24,18 +25,11 @@ def processes(procs: Iterable[Process], masker: Masker) -> Table:
     t = Table(PROCESS)
     for p in procs:
         c = p.creds
-        t.add(p.pid, p.ppid, p.pgid, p.sid, p.comm, p.state, c.uids[1] if c else None,
-              capability_names(c.cap_eff) if c else None, p.seccomp_mode, len(p.threads), argv_text(p, masker))
+        caps = capability_names(c.cap_eff) if c else None
+        extra = [x for x in caps if x not in DOCKER_DEFAULT_CAPS] if caps is not None else None
+        t.add(p.pid, p.ppid, p.pgid, p.sid, p.comm, p.state, c.uids[1] if c else None, extra, caps,
+              p.seccomp_mode, len(p.threads), argv_text(p, masker))
     return t
-
-
-def syscall_text(th: Thread) -> str | None:
-    """Name and number, the same everywhere: "nanosleep (35)"."""
-    if th.syscall is None:
-        return None
-    arch = th.registers.arch if th.registers else "x86_64"
-    name = syscall_name(th.syscall) if arch == "x86_64" else None
-    return f"{name} ({th.syscall})" if name and not name.startswith("syscall ") else str(th.syscall)
 
 
 def threads(procs: Iterable[Process], stops: Mapping[tuple[int, int], Any] | None = None) -> Table:
@@ -47,37 +41,6 @@ def threads(procs: Iterable[Process], stops: Mapping[tuple[int, int], Any] | Non
                   th.registers.sp if th.registers else None, syscall_text(th),
                   str(stop.location) if stop is not None else None, signal_names(th.blocked_signals))
     return t
-
-
-def fd_detail(obj: f.FileObject | None) -> str:
-    """What else matters about an open file, by kind (the same words in every format)."""
-    if isinstance(obj, f.RegularFile):
-        return f"pos {obj.pos}" + (f", size {obj.size}" if obj.size is not None else "")
-    if isinstance(obj, (f.Pipe, f.Fifo, f.UnixSocket, f.InetSocket)):
-        return f"{obj.queued_bytes} bytes queued" if obj.queued_bytes else ""
-    if isinstance(obj, f.EventFd):
-        return f"count {obj.count}"
-    if isinstance(obj, f.TimerFd):
-        return f"{obj.clock} ticks {obj.ticks}, every {obj.interval_ns} ns"
-    if isinstance(obj, f.SignalFd):
-        return "signals " + ", ".join(signal_names(obj.sigmask))
-    if isinstance(obj, f.Inotify):
-        return "; ".join(f"watch {w.path or w.ino}" for w in obj.watches)
-    if isinstance(obj, f.Memfd):
-        return f"size {obj.size}"
-    if isinstance(obj, f.EventPoll):
-        return f"{len(obj.targets)} watched fds"
-    if isinstance(obj, f.OtherFile):
-        return ", ".join(f"{k}={v}" for k, v in obj.fields.items())
-    return ""
-
-
-def fd_flags(fd: f.Fd) -> list[str]:
-    obj = fd.file
-    words = open_flag_words(obj.flags) if isinstance(obj, f.RegularFile) else []
-    if fd.cloexec:
-        words.append("cloexec")
-    return words
 
 
 def fds(procs: Iterable[Process]) -> Table:
