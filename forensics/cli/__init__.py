@@ -116,9 +116,10 @@ def main() -> None:
     from forensics.errors import ForensicsError
 
     _register()
+    app = __getattr__("app")
     _tidy_help(app)
     try:
-        __getattr__("app")()
+        app()
     except ForensicsError as e:
         from forensics.records.format import printable
 
