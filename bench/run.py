@@ -3,7 +3,7 @@
 ripgrep, cmp -l and tar.
 
     sudo .venv/bin/python bench/run.py [--sizes 1024,4096] [--runs 5] [--checkpointctl PATH]
-                                       [--only startup,grep,regex,iocs,diff,procs] [--write docs/performance.md]
+                                       [--only startup,grep,regex,iocs,diff,core,procs] [--write docs/performance.md]
 
 Inputs are made by the lab (samples/lab/lab.py, scenario `bench:MIB` and `bench:procs`) under the lab
 rootfs (/var/cache/checkpoint-forensics/lab/rootfs/srv/cf-bench), once, and reused. Every row runs ours
@@ -81,6 +81,21 @@ def run(cmd: list[str], discard: bool = False, env: dict[str, str] | None = None
     return Timing(seconds, usage.ru_maxrss / 1024, out)
 
 
+CORE_ONLY = """
+import sys, time
+from pathlib import Path
+from forensics.memory.elfcore import write_core
+from forensics.loader import load_directory
+ck = load_directory(sys.argv[1])
+pid = int(sys.argv[2])
+binary = Path(sys.argv[4])
+t0 = time.perf_counter()
+with open(sys.argv[3], 'wb') as out:
+    write_core(ck.process(pid), ck.memory[pid], lambda p: binary if p == '/tmp/memhog' else None, out, Path(sys.argv[3]))
+print(time.perf_counter() - t0)
+"""
+
+
 def pair(ours: Callable[[], Timing], ref: Callable[[], Timing], runs: int) -> tuple[Timing, Timing]:
     """Both commands `runs` times, alternating; the median run of each (peak memory: the worst run)."""
     a: list[Timing] = []
@@ -131,6 +146,21 @@ def tar_of(ck: Path) -> Path:
         subprocess.run(["tar", "-C", str(ck.parent), "-cf", f"{tar}.part", ck.name], check=True)
         os.replace(f"{tar}.part", tar)
     return tar
+
+
+def ensure_memhog() -> Path:
+    """memhog as the lab built it (static, in the lab rootfs, so the same compiler and libc: its CFI and
+    symbols match the checkpointed process); made once beside the inputs."""
+    binary = WORK / "memhog"
+    if not binary.exists():
+        shutil.copy(REPO / "samples" / "lab" / "bench" / "memhog.c", WORK / "memhog.c")
+        subprocess.run(["chroot", str(ROOTFS), "gcc", "-static", "-O2", "-o", inside_root(binary),
+                        inside_root(WORK / "memhog.c")], check=True)
+    return binary
+
+
+def inside_root(path: Path) -> str:
+    return "/" + str(path.relative_to(ROOTFS))
 
 
 def wrap(images: Path, name: str) -> Path:
@@ -358,6 +388,56 @@ class Bench:
                      text, discard=True)
 
 
+    # --- the debugger's rows: ELF cores and CFI unwinding ------------------------------------------------
+
+    def core(self, size: int, d: Path) -> None:
+        ck1 = d / "ck1"
+        facts = json.loads((d / "facts.json").read_text())
+        memhog = f"--binary=/tmp/memhog={ensure_memhog()}"
+        core = WORK / "core.bench"
+        copies = WORK / "cp.bench"
+
+        def make_core() -> Timing:
+            try:
+                return run([*FORENSICS, "memory", "dump", str(ck1), "--pid", str(facts["pid"]), "--format",
+                            "elf-core", "-o", str(core), memhog], discard=True)
+            finally:
+                core.unlink(missing_ok=True)
+
+        def copy_pages() -> Timing:
+            copies.mkdir(exist_ok=True)
+            try:
+                return run(["cp", *pages_files(ck1), str(copies)], discard=True)
+            finally:
+                shutil.rmtree(copies, ignore_errors=True)
+
+        ours, ref = pair(make_core, copy_pages, self.runs)
+        self.row(f"memory dump --format elf-core, {size} MiB process", ours, ref, "cp of the pages files", 1.0,
+                 "alternating runs")
+
+        def write_only() -> Timing:
+            # The writer alone, timed inside a process that has already started and imported: the
+            # interpreter's start-up is a fixed cost that cp does not have.
+            try:
+                t = run([sys.executable, "-c", CORE_ONLY, str(ck1), str(facts["pid"]), str(core),
+                         str(ensure_memhog())])
+                return Timing(float(t.output), t.peak_mib, b"")
+            finally:
+                core.unlink(missing_ok=True)
+
+        ours, ref = pair(write_only, copy_pages, self.runs)
+        self.row(f"ELF core writer alone (no start-up), {size} MiB process", ours, ref, "cp of the pages files",
+                 1.0, "alternating runs")
+
+    def unwinding(self, d: Path) -> None:
+        procs = d / "ck1"
+        memhog = f"--binary=/tmp/memhog={ensure_memhog()}"
+        ours, plain = pair(lambda: run([*FORENSICS, "inspect", str(procs), "--json", memhog], discard=True),
+                           lambda: run([*FORENSICS, "inspect", str(procs), "--json"], discard=True), self.runs)
+        self.row("inspect with CFI unwinding of all 201 threads", ours, plain, "the same inspect without the binary",
+                 None, "alternating runs")
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| what | ours (s) | ours peak (MiB) | reference | ref (s) | ratio | target | met | checked |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -384,7 +464,7 @@ def commands(rows: list[dict]) -> str:
     return "\n".join(f"- {r['what']}: `{r['command']}`" for r in rows if r.get("command"))
 
 
-GROUPS = ("startup", "grep", "regex", "iocs", "diff", "procs")
+GROUPS = ("startup", "grep", "regex", "iocs", "diff", "core", "procs")
 
 
 def main() -> int:
@@ -421,8 +501,12 @@ def main() -> int:
             bench.regex(size, d, size in hard_sizes)
         if "diff" in only and size in diff_sizes:
             bench.diff_and_tar(size, d)
+        if "core" in only:
+            bench.core(size, d)
     if "procs" in only:
         bench.procs(inputs["procs"])
+    if "core" in only:
+        bench.unwinding(inputs["procs"])
     text = table(bench.rows)
     print(text)
     print(commands(bench.rows))

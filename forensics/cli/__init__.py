@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Which module holds each command: only the one being run is imported.
 COMMANDS = {"inspect": "inspect", "memory": "memory", "diff": "diff", "timeline": "timeline", "doctor": "doctor",
-            "report": "report", "capture": "report", "ls": "ls", "columns": "columns"}
+            "report": "report", "capture": "report", "ls": "ls", "columns": "columns", "hunt": "hunt"}
 
 _app: typer.Typer | None = None
 

@@ -153,10 +153,14 @@ def _literal_list_hits(pages: memoryview, pos: int, stop: int, hi: int, needle: 
 
 
 def _file_hits(pages: memoryview, end: int, needle: Needle,
-               progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, int]]:
+               progress: Callable[[int], None] | None = None,
+               span: tuple[int, int] | None = None) -> Iterator[tuple[int, int]]:
     """(offset, length) of every match in pages[:end], window by window, in file order. A regex match
-    longer than REGEX_OVERLAP that straddles two windows is cut at the window's end."""
-    windows = [(pos, min(pos + CHUNK, end)) for pos in range(0, end, CHUNK)]
+    longer than REGEX_OVERLAP that straddles two windows is cut at the window's end. With `span`
+    (lo, hi), only matches starting in [lo, hi) (they may run past hi): how a hunt spreads one big pages
+    file over several workers without losing or doubling a match at the seams."""
+    lo, limit = (0, end) if span is None else (max(0, span[0]), min(end, span[1]))
+    windows = [(pos, min(pos + CHUNK, limit)) for pos in range(lo, limit, CHUNK)]
     if needle.scanner is not None and WORKERS > 1 and len(windows) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -173,20 +177,22 @@ def _file_hits(pages: memoryview, end: int, needle: Needle,
             progress(stop - pos)
 
 
-def search_store(store: PageStore, needle: Needle, progress: Callable[[int], None] | None = None) -> Iterator[Hit]:
+def search_store(store: PageStore, needle: Needle, progress: Callable[[int], None] | None = None,
+                 span: tuple[int, int] | None = None) -> Iterator[Hit]:
     """Every match in a page store and its parent chain, as virtual addresses, in file order; `progress`
-    hears how many bytes each searched window held."""
+    hears how many bytes each searched window held. With `span` (lo, hi): only matches starting at pages
+    file offsets in [lo, hi), and the parent chain only with the span that starts at 0."""
     offsets, runs = _present_index(store)
     if runs:
         last = runs[-1]
         end = (last.offset or 0) + (last.end - last.start)
-        for a, n in _file_hits(store.pages, end, needle, progress):
+        for a, n in _file_hits(store.pages, end, needle, progress, span):
             i = bisect.bisect_right(offsets, a) - 1
             run = runs[i]
             if not _contiguous(runs, offsets, i, a + n):
                 continue
             yield Hit(run.start + (a - (run.offset or 0)), n)
-    if store.parent is not None:
+    if store.parent is not None and (span is None or span[0] == 0):
         parent_ranges = [(r.start, r.end) for r in store.runs if r.offset is None and r.flags & PE_PARENT]
         if parent_ranges:
             starts = [s for s, _ in parent_ranges]
