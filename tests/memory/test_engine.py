@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from forensics.loader import load_directory
 from forensics.memory import engine, search
 from forensics.memory.grep import grep
 from forensics.memory.search import Needle, compile_literals, compile_pattern
 from forensics.memory.select import VmaFilter
-from forensics.loader import load_directory
 from tests.conftest import bundled_samples
 
 pytestmark = pytest.mark.skipif(not engine.available(), reason="no hyperscan wheel on this platform")
