@@ -2,44 +2,65 @@
 
 Errors from inputs become one line on stderr and exit code 2; nothing else is caught here, and typer's
 pretty exceptions never show locals, because locals can hold memory read from a checkpoint.
+
+Start-up is part of every command's cost (a grep over 1 GiB takes about as long as importing
+everything), so this module imports nothing heavy: typer is imported when `app` is first asked for
+(by a command module, or by `main`), `--version` answers without it, and only the module of the command
+being run is imported.
 """
 
 from __future__ import annotations
 
 import sys
-import typer
+from typing import TYPE_CHECKING, Any
 
 from forensics import __version__
-from forensics.errors import ForensicsError
 
-app = typer.Typer(
-    name="forensics",
-    help="Forensic debugging of frozen containers: decode, inspect and diff CRIU checkpoints.",
-    pretty_exceptions_show_locals=False,
-    no_args_is_help=True,
-    add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+if TYPE_CHECKING:
+    import typer
 
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"forensics {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    """checkpoint-forensics."""
-
-
-# Which module holds each command: only the one being run is imported (start-up time is part of every
-# command's cost; a grep over 1 GiB takes about as long as importing everything).
+# Which module holds each command: only the one being run is imported.
 COMMANDS = {"inspect": "inspect", "memory": "memory", "diff": "diff", "timeline": "timeline", "doctor": "doctor",
             "report": "report", "capture": "report", "ls": "ls", "columns": "columns", "hunt": "hunt"}
+
+_app: typer.Typer | None = None
+
+
+def _make_app() -> typer.Typer:
+    import typer
+
+    app = typer.Typer(
+        name="forensics",
+        help="Forensic debugging of frozen containers: decode, inspect and diff CRIU checkpoints.",
+        pretty_exceptions_show_locals=False,
+        no_args_is_help=True,
+        add_completion=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(f"forensics {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                     help="Print the version and exit."),
+    ) -> None:
+        """checkpoint-forensics."""
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """`from forensics.cli import app` builds the typer application on first use (PEP 562)."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = _make_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _register(argv: list[str] | None = None) -> None:
@@ -89,7 +110,13 @@ def _tidy_help(typer_app: typer.Typer) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:  # the one answer that needs no command line parser
+        print(f"forensics {__version__}")
+        return
+    from forensics.errors import ForensicsError
+
     _register()
+    app = __getattr__("app")
     _tidy_help(app)
     try:
         app()

@@ -54,8 +54,7 @@ def inspect(
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     from forensics.findings.rules import findings
     from forensics.loader import load_checkpoint
-    from forensics.symbols.resolve import resolver_for  # capstone and pyelftools load only when used
-    from forensics.symbols.stops import stops_for
+    from forensics.symbols.resolve import resolver_for
     from forensics.tables import findings as finding_tables
     from forensics.tables import inspect as tables
     from forensics.tables.secrets import masker_for
@@ -72,7 +71,11 @@ def inspect(
     found = [x for x in findings(ck, reveal, resolver=None if resolver.empty else resolver)
              if wanted is None or any(e.pid in wanted for e in x.evidence)]
     machine = as_json or fmt is not Format.TEXT
-    stops = stops_for(ck, resolver) if (threads or all_ or machine) else {}
+    stops = {}
+    if threads or all_ or machine:
+        from forensics.symbols.stops import stops_for  # capstone and pyelftools load only when used
+
+        stops = stops_for(ck, resolver)
     py_stacks = None
     if python or show_locals:
         from forensics.symbols.python import python_stacks

@@ -171,15 +171,29 @@ Examples:
   forensics memory grep -i --utf16 'secret' checkpoint1 --pid 1,7
   forensics memory grep --regex 'AKIA[0-9A-Z]{16}' export.tar.zst --json
   forensics memory grep -c cf-token checkpoint1                 # only the count (exit 1 when 0)
+  forensics memory grep --file iocs.txt checkpoint1            # every string of a list, one per line
 
 Exit status: 0 when something matched, 1 when nothing did, 2 when the checkpoint could not all be read.
 """
 
 
+def _read_list(path: Path) -> list[bytes]:
+    """One fixed string per line of `path` (bytes as written, without the line end); blank lines skipped."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ForensicsError(f"cannot read: {e.strerror}", path) from None
+    return [line for line in data.replace(b"\r\n", b"\n").split(b"\n") if line]
+
+
 @memory_app.command("grep", epilog=GREP_EXAMPLES)
 def grep_(
-    pattern: str = typer.Argument(..., help="Fixed bytes (default), a regex with --regex, or hex with --hex."),
-    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    pattern: Optional[str] = typer.Argument(
+        None, help="Fixed bytes (default), a regex with --regex, or hex with --hex; not with --file."),
+    checkpoint: Optional[str] = typer.Argument(None, help="Any form inspect takes."),
+    file: Optional[Path] = typer.Option(
+        None, "--file", "-f", help="Fixed strings to find, one per line (a list of indicators); every "
+        "occurrence of each is a match. Then give only the checkpoint."),
     regex: bool = typer.Option(False, "--regex", "-E", help="PATTERN is a Python regular expression over bytes."),
     hex_: bool = typer.Option(False, "--hex", help="PATTERN is hex bytes, e.g. 'de ad be ef'."),
     ignore_case: bool = typer.Option(False, "--ignore-case", "-i", help="Match ASCII letters in either case."),
@@ -193,14 +207,25 @@ def grep_(
 ) -> None:
     """Search every process's memory; each match with pid, address, the matched bytes and the mapping."""
     from forensics.memory.grep import grep, scan_size
-    from forensics.memory.search import compile_pattern
+    from forensics.memory.search import compile_literals, compile_pattern
     from forensics.render.progress import scan_progress
     from forensics.tables import memory as tables
     from forensics.tables.secrets import masker_for
 
     fmt = chosen(fmt, as_json)
+    if file is not None:
+        if checkpoint is not None or pattern is None:
+            raise UsageError("with --file give only the checkpoint: memory grep --file LIST CHECKPOINT")
+        if regex or hex_ or ignore_case or utf16:
+            raise UsageError("--file takes fixed strings; --regex, --hex, -i and --utf16 do not apply")
+        checkpoint, strings = pattern, _read_list(file)
+    elif pattern is None or checkpoint is None:
+        raise UsageError("give a pattern and a checkpoint (or --file LIST and a checkpoint)")
     try:
-        pat = compile_pattern(pattern, regex=regex, hex_bytes=hex_, ignore_case=ignore_case, utf16=utf16)
+        if file is not None:
+            pat = compile_literals(strings)
+        else:
+            pat = compile_pattern(pattern, regex=regex, hex_bytes=hex_, ignore_case=ignore_case, utf16=utf16)
     except Exception as e:  # noqa: BLE001 - re.error, bad hex: the user's pattern, said in one line
         raise UsageError(f"bad pattern: {e}") from None
     ck = _load(checkpoint, docker_root, container)

@@ -174,21 +174,25 @@ _CONVERSIONS = {"%u": r"\d+", "%lu": r"\d+", "%d": r"-?\d+", "%ld": r"-?\d+", "%
                 "%s": r"[A-Za-z0-9_]+"}
 
 
+@cache
 def _pattern(fmt: str) -> re.Pattern[str]:
     parts = re.split(r"(%l?[udxs])", fmt)
     return re.compile("".join(_CONVERSIONS.get(p, re.escape(p)) for p in parts) + r"\Z")
 
 
-_NAME_PATTERNS: tuple[tuple[re.Pattern[str], ImageKind], ...] = tuple(
-    (_pattern(fmt), kind) for kind in KINDS + RAW_KINDS for fmt in kind.files
+# Each format with its literal head ("core-" of "core-%u.img"): a name is matched only against the
+# formats whose head it starts with, so the ~90 patterns are compiled when (and if) a name needs them,
+# not at every start.
+_NAME_FORMATS: tuple[tuple[str, str, ImageKind], ...] = tuple(
+    (fmt.split("%", 1)[0], fmt, kind) for kind in KINDS + RAW_KINDS for fmt in kind.files
 )
 
 
 @cache
 def kind_by_filename(name: str) -> ImageKind | None:
     """The kind CRIU gives a file of this base name, or None if no CRIU format produces it."""
-    for pattern, kind in _NAME_PATTERNS:
-        if pattern.match(name):
+    for head, fmt, kind in _NAME_FORMATS:
+        if name.startswith(head) and _pattern(fmt).match(name):
             return kind
     return None
 

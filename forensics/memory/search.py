@@ -5,16 +5,21 @@ one pass (what grep does) and translating each hit's file offset to a virtual ad
 fast as searching gets; the only care needed is at run seams: a hit that straddles two runs which are
 not also adjacent in the address space is not a real string in memory and is dropped. Pages that live
 in a parent checkpoint are searched in the parent's file and kept only where the child points at them.
+
+A pages file is searched a window at a time. With Hyperscan (forensics.memory.engine), which scans
+without holding the GIL, windows are searched on every core by a few threads, each window exactly as it
+would be alone, so the answer does not depend on how many threads ran.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
-from forensics.memory import residency
+from forensics.memory import engine, residency
 from forensics.memory.space import PE_PARENT, PageStore, Run
 
 
@@ -27,10 +32,14 @@ class Hit:
 @dataclass(frozen=True, slots=True)
 class Needle:
     """What to look for: always a compiled regex; also the plain bytes when the pattern is a literal
-    (then the search runs the C fast-search over the mapping, as grep -F does)."""
+    (then the search runs the C fast-search over the mapping, as grep -F does), or several strings
+    (`literals`, from a list of indicators: every occurrence of each is a hit). `scanner` is the native
+    engine when there is one for this pattern."""
 
     regex: re.Pattern[bytes]
     literal: bytes | None = None
+    literals: tuple[bytes, ...] = ()
+    scanner: engine.Scanner | None = field(default=None, compare=False)
 
 
 def compile_pattern(pattern: str, *, regex: bool = False, hex_bytes: bool = False, ignore_case: bool = False,
@@ -53,7 +62,28 @@ def compile_pattern(pattern: str, *, regex: bool = False, hex_bytes: bool = Fals
     if not raw:
         raise ValueError("empty pattern")
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return Needle(re.compile(body, flags), None if (regex or ignore_case) else raw)
+    literal = None if (regex or ignore_case) else raw
+    rx = re.compile(body, flags)
+    if literal is not None:
+        scanner = engine.literal_scanner([literal])
+    else:
+        scanner = engine.regex_scanner(body, ignore_case=ignore_case)
+    return Needle(rx, literal, scanner=scanner)
+
+
+def compile_literals(strings: Sequence[bytes]) -> Needle:
+    """A list of fixed strings (indicators of compromise, one per line of a --file): every occurrence
+    of each is a hit, overlaps included. Duplicates count once; empty strings are refused."""
+    unique = tuple(dict.fromkeys(strings))
+    if not unique or any(not s for s in unique):
+        raise ValueError("empty pattern")
+    if len(unique) == 1:
+        return Needle(re.compile(re.escape(unique[0]), re.DOTALL), unique[0],
+                      scanner=engine.literal_scanner(unique))
+    # Without the native engine, the alternation finds where some string starts (and the fallback then
+    # checks every string at that position).
+    alternation = b"|".join(re.escape(x) for x in sorted(unique, key=len, reverse=True))
+    return Needle(re.compile(alternation, re.DOTALL), None, unique, scanner=engine.literal_scanner(unique))
 
 
 def _present_index(store: PageStore) -> tuple[list[int], list[Run]]:
@@ -63,38 +93,88 @@ def _present_index(store: PageStore) -> tuple[list[int], list[Run]]:
 
 CHUNK = 64 << 20
 REGEX_OVERLAP = 64 << 10
+# Threads that search windows at once; each needs a core, and a window is big enough to keep it busy.
+WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _window_hits(pages: memoryview, pos: int, stop: int, end: int, needle: Needle) -> list[tuple[int, int]]:
+    """(offset, length) of every match that starts in pages[pos:stop]; the window reads on past stop by
+    as much as a match may need (a literal's length, REGEX_OVERLAP for a regex), and its pages are
+    released from memory once searched."""
+    try:
+        return _search_window(pages, pos, stop, end, needle)
+    finally:
+        residency.drop(pages, pos, stop - pos)
+
+
+def _search_window(pages: memoryview, pos: int, stop: int, end: int, needle: Needle) -> list[tuple[int, int]]:
+    scanner = needle.scanner
+    longest = max((len(x) for x in needle.literals), default=len(needle.literal or b""))
+    if scanner is not None and scanner.mode is engine.Mode.LITERALS:
+        hi = min(stop + longest - 1, end)
+        return [(pos + a, n) for a, n in scanner.literal_hits(pages[pos:hi]) if a < stop - pos]
+    mapped = residency.mapping_of(pages)
+    if needle.literal is not None and mapped is not None:
+        mm, base = mapped
+        lit = needle.literal
+        hi = min(stop + len(lit) - 1, end)
+        out = []
+        i = mm.find(lit, base + pos, base + hi)
+        while i != -1:
+            out.append((i - base, len(lit)))
+            i = mm.find(lit, i + 1, base + hi)
+        return out
+    hi = min(stop + (longest - 1 if longest else REGEX_OVERLAP), end)
+    if scanner is not None:
+        return [(pos + a, n) for a, n in scanner.regex_hits(pages[pos:hi], needle.regex, stop - pos)]
+    if needle.literals:
+        return _literal_list_hits(pages, pos, stop, hi, needle)
+    out = []
+    for m in needle.regex.finditer(pages[pos:hi]):
+        if m.start() >= stop - pos:
+            break
+        out.append((pos + m.start(), m.end() - m.start()))
+    return out
+
+
+def _literal_list_hits(pages: memoryview, pos: int, stop: int, hi: int, needle: Needle) -> list[tuple[int, int]]:
+    """Without the native engine: every occurrence of each string, overlaps included (what the engine
+    reports), found by trying the alternation at every position where one of them starts."""
+    window = pages[pos:hi]
+    by_len = sorted({len(x) for x in needle.literals}, reverse=True)
+    wanted = set(needle.literals)
+    out = []
+    m = needle.regex.search(window)
+    while m is not None and m.start() < stop - pos:
+        a = m.start()
+        out.extend((pos + a, n) for n in reversed(by_len) if bytes(window[a:a + n]) in wanted)
+        m = needle.regex.search(window, a + 1)
+    return out
 
 
 def _file_hits(pages: memoryview, end: int, needle: Needle,
                progress: Callable[[int], None] | None = None,
                span: tuple[int, int] | None = None) -> Iterator[tuple[int, int]]:
-    """(offset, length) of every match in pages[:end], a window at a time; each window's pages are
-    released from memory once searched. A regex match longer than REGEX_OVERLAP that straddles two
-    windows is cut at the window's end. With `span` (lo, hi), only matches starting in [lo, hi) (they
-    may run past hi): how a hunt spreads one big pages file over several workers without losing or
-    doubling a match at the seams."""
-    mapped = residency.mapping_of(pages)
-    pos, limit = (0, end) if span is None else (max(0, span[0]), min(end, span[1]))
-    while pos < limit:
-        stop = min(pos + CHUNK, limit)
-        if needle.literal is not None and mapped is not None:
-            mm, base = mapped
-            lit = needle.literal
-            hi = min(stop + len(lit) - 1, end)
-            i = mm.find(lit, base + pos, base + hi)
-            while i != -1:
-                yield i - base, len(lit)
-                i = mm.find(lit, i + 1, base + hi)
-        else:
-            hi = min(stop + (len(needle.literal) - 1 if needle.literal else REGEX_OVERLAP), end)
-            for m in needle.regex.finditer(pages[pos:hi]):
-                if m.start() >= stop - pos:
-                    break
-                yield pos + m.start(), m.end() - m.start()
-        residency.drop(pages, pos, stop - pos)
+    """(offset, length) of every match in pages[:end], window by window, in file order. A regex match
+    longer than REGEX_OVERLAP that straddles two windows is cut at the window's end. With `span`
+    (lo, hi), only matches starting in [lo, hi) (they may run past hi): how a hunt spreads one big pages
+    file over several workers without losing or doubling a match at the seams."""
+    lo, limit = (0, end) if span is None else (max(0, span[0]), min(end, span[1]))
+    windows = [(pos, min(pos + CHUNK, limit)) for pos in range(lo, limit, CHUNK)]
+    if needle.scanner is not None and WORKERS > 1 and len(windows) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(windows))) as pool:
+            results = pool.map(lambda w: _window_hits(pages, w[0], w[1], end, needle), windows)
+            for (pos, stop), hits in zip(windows, results):
+                yield from hits
+                if progress is not None:
+                    progress(stop - pos)
+        return
+    for pos, stop in windows:
+        yield from _window_hits(pages, pos, stop, end, needle)
         if progress is not None:
             progress(stop - pos)
-        pos = stop
 
 
 def search_store(store: PageStore, needle: Needle, progress: Callable[[int], None] | None = None,

@@ -6,8 +6,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
 # Below this a scan takes well under a second and a bar would only flicker.
 MIN_BYTES = 256 << 20
 
@@ -17,6 +15,9 @@ def scan_progress(total: int, what: str, enabled: bool = True) -> Iterator[Calla
     if not enabled or total < MIN_BYTES or not sys.stderr.isatty():
         yield None
         return
+    # Only here: a scan that shows no bar (pipes, --json, small inputs) never pays rich's import.
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     with Progress(TextColumn(what), BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(),
                   TimeRemainingColumn(), transient=True, console=None) as progress:
         task = progress.add_task(what, total=total)
