@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+_hs: Any
 try:  # a compiled extension with a wheel for the common platforms; its absence only costs speed
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised only where no wheel exists

@@ -143,7 +143,7 @@ def _literal_list_hits(pages: memoryview, pos: int, stop: int, hi: int, needle: 
     window = pages[pos:hi]
     by_len = sorted({len(x) for x in needle.literals}, reverse=True)
     wanted = set(needle.literals)
-    out = []
+    out: list[tuple[int, int]] = []
     m = needle.regex.search(window)
     while m is not None and m.start() < stop - pos:
         a = m.start()

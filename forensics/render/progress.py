@@ -30,7 +30,9 @@ def count_progress(total: int, what: str, enabled: bool = True) -> Iterator[Call
     if not enabled or total < 2 or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    )
 
     with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), transient=True, console=None) as progress:
