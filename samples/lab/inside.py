@@ -146,7 +146,7 @@ def busybox_rootfs(dest: Path) -> None:
             (dest / "bin" / a).symlink_to("busybox")
 
 
-NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve"}
+NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve", "kubernetes"}
 
 
 def import_images(wanted: list[str]) -> None:
@@ -669,6 +669,12 @@ def scenario_shell() -> None:
     run("docker", "rm", "-f", name)
 
 
+def scenario_kubernetes() -> None:
+    """kubelet's forensic checkpoint through containerd 2's CRI CheckpointContainer (kubernetes.py)."""
+    import kubernetes
+    kubernetes.scenario(sys.modules[__name__])
+
+
 SCENARIOS = {
     "counter": scenario_counter,
     "service": scenario_service,
@@ -677,6 +683,7 @@ SCENARIOS = {
     "failures": scenario_failures,
     "podman": scenario_podman,
     "shell": scenario_shell,
+    "kubernetes": scenario_kubernetes,
     "bench": scenario_bench,
     "serve": scenario_serve,
 }
