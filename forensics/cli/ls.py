@@ -20,19 +20,23 @@ def ls(
                                                           "/var/lib/kubelet/checkpoints)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List checkpoints (directories and archives) with container, name, time and size."""
-    found = sorted(find_checkpoints(roots or None), key=lambda m: (str(m.container_name), str(m.checkpoint_time)))
-    rows = [{"container": m.container_name, "container_id": m.container_id, "name": m.checkpoint_name,
+    """List checkpoints (directories and archives) with pod, container, name, time and size, oldest first."""
+    found = sorted(find_checkpoints(roots or None), key=lambda m: (m.checkpoint_time is None, m.checkpoint_time
+                                                                   and m.checkpoint_time.timestamp(), str(m.path)))
+    rows = [{"pod": m.pod, "namespace": m.namespace, "container": m.container_name,
+             "container_id": m.container_id, "name": m.checkpoint_name,
              "engine": m.engine, "layout": m.layout, "time": m.checkpoint_time.isoformat() if m.checkpoint_time else None,
              "size": m.sizes.archive or m.sizes.images, "path": str(m.path)} for m in found]
     if as_json:
         print(json.dumps(rows, indent=1))
         return
     t = Table(show_edge=False, header_style="bold")
-    for c in ("CONTAINER", "CHECKPOINT", "ENGINE", "TAKEN", "SIZE", "PATH"):
+    pods = any(r["pod"] or r["namespace"] for r in rows)   # Kubernetes columns only when there is a pod
+    for c in (("NAMESPACE", "POD") if pods else ()) + ("CONTAINER", "CHECKPOINT", "ENGINE", "TAKEN", "SIZE", "PATH"):
         t.add_column(c, overflow="fold")
     for r in rows:
         taken = r["time"][:19].replace("T", " ") if r["time"] else ""
-        t.add_row(r["container"] or "", r["name"] or "", r["engine"] or "criu", taken,
+        kube = (r["namespace"] or "", r["pod"] or "") if pods else ()
+        t.add_row(*kube, r["container"] or "", r["name"] or "", r["engine"] or "criu", taken,
                   size(r["size"]) if r["size"] else "", r["path"])
     make_console().print(t)

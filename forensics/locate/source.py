@@ -54,6 +54,11 @@ class CheckpointMeta:
     compression: for archives "none", "gzip", "zstd", "bzip2" or "xz"; None for directories.
     created: when the container was created; checkpoint_time: when it was checkpointed (from the engine's
         metadata when it says, else the modification time of inventory.img, in the archive header or on disk).
+    image: the image name the container was made from; image_ref: the runtime's exact reference to it
+        (containerd's name@sha256:... or image id, from config.dump/status.dump).
+    runtime: the OCI runtime or shim that ran it ("io.containerd.runc.v2", "runc", "crun").
+    pod, namespace, pod_uid: the Kubernetes pod the container belonged to (CRI runtimes: containerd's
+        spec.dump annotations and status.dump labels, CRI-O's annotations, or kubelet's archive file name).
     """
 
     path: Path
@@ -67,6 +72,8 @@ class CheckpointMeta:
     runtime: str | None = None
     pod: str | None = None
     namespace: str | None = None
+    pod_uid: str | None = None
+    image_ref: str | None = None
     created: datetime | None = None
     checkpoint_name: str | None = None
     checkpoint_time: datetime | None = None

@@ -36,6 +36,11 @@ class CheckpointInfo:
     image: str | None = None
     container_created: str | None = None
     checkpoint_time: str | None = None
+    image_ref: str | None = None
+    runtime: str | None = None
+    pod: str | None = None
+    namespace: str | None = None
+    pod_uid: str | None = None
     criu_version: str | None = None
     criu_version_source: str | None = None
     img_version: int | None = None

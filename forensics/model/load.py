@@ -342,7 +342,9 @@ def info_from(meta: CheckpointMeta) -> CheckpointInfo:
     return CheckpointInfo(path=str(meta.path), layout=meta.layout, engine=meta.engine,
                           checkpoint_name=meta.checkpoint_name, container_id=meta.container_id,
                           container_name=meta.container_name, image=meta.image,
-                          container_created=iso(meta.created), checkpoint_time=iso(meta.checkpoint_time))
+                          container_created=iso(meta.created), checkpoint_time=iso(meta.checkpoint_time),
+                          image_ref=meta.image_ref, runtime=meta.runtime, pod=meta.pod, namespace=meta.namespace,
+                          pod_uid=meta.pod_uid)
 
 
 def load_directory(directory: Path) -> Checkpoint:

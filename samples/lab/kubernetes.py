@@ -125,7 +125,7 @@ class Kubelet:
         return pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=POD, namespace=NAMESPACE, uid=POD_UID, attempt=0),
             hostname=POD,
-            log_directory=f"/var/log/pods/{NAMESPACE}_{POD}_{POD_UID}",
+            log_directory=str(POD_LOGS),
             labels={"io.kubernetes.pod.name": POD, "io.kubernetes.pod.namespace": NAMESPACE,
                     "io.kubernetes.pod.uid": POD_UID, "app": POD},
             annotations={"kubernetes.io/config.source": "api", "kubernetes.io/config.seen": "lab"},
@@ -200,11 +200,11 @@ def start_containerd(lab: Any) -> int:
     (CONF / "net.d" / "10-cf-pod.conflist").write_text(json.dumps(CNI_CONF, indent=1) + "\n")
     logs = lab.OUT / "daemon-logs"
     logs.mkdir(exist_ok=True)
-    f = open(logs / "containerd2.log", "ab")
     # Its own shim first in PATH (the 1.7 shim is in /usr/bin); runc and criu from the rootfs.
     env = {"PATH": f"{CTRD}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
-    p = subprocess.Popen([str(CTRD / "containerd"), "--config", str(CONF / "config.toml")], stdout=f,
-                         stderr=f, stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True, env=env)
+    with open(logs / "containerd2.log", "ab") as f:
+        p = subprocess.Popen([str(CTRD / "containerd"), "--config", str(CONF / "config.toml")], stdout=f,
+                             stderr=f, stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True, env=env)
     lab.DAEMONS.pids.append(p.pid)
     lab.log(f"started containerd 2 pid {p.pid}")
     lab.wait_for(lambda: SOCK.exists(), "containerd 2's socket")
@@ -271,7 +271,7 @@ class Registry:
                 if body:
                     self.wfile.write(data)
 
-        host, port = REGISTRY.split(":")
+        port = REGISTRY.rsplit(":", 1)[1]
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -336,8 +336,15 @@ def archive_facts(archive: Path, dest: Path) -> dict:
     return facts
 
 
+POD_LOGS = Path(f"/var/log/pods/{NAMESPACE}_{POD}_{POD_UID}")
+
+
 def scenario(lab: Any) -> None:
     out = lab.OUT / SC
+    # These live on the rootfs's disk, not on the lab's tmpfs: a previous run's containerd state, pod logs
+    # (which the archive's container.log copies) and archives must not leak into this one.
+    for stale in (ROOT, CHECKPOINTS, POD_LOGS, CONF):
+        shutil.rmtree(stale, ignore_errors=True)
     (out / "kubelet" / "checkpoints").mkdir(parents=True, exist_ok=True)
     CHECKPOINTS.mkdir(parents=True, exist_ok=True)
     start_containerd(lab)
@@ -359,7 +366,7 @@ def scenario(lab: Any) -> None:
                 "service", IMAGES["service"], ["/usr/local/bin/service", "--port", str(lab.SERVICE_PORT),
                                                "--dir", "/tmp"], {"SERVICE_TOKEN": lab.SERVICE_TOKEN})),
         }
-        logs = {n: Path(f"/var/log/pods/{NAMESPACE}_{POD}_{POD_UID}/{n}/0.log") for n in ids}
+        logs = {n: POD_LOGS / n / "0.log" for n in ids}
         lab.wait_for(lambda: len(log_lines(logs["counter"])) >= 3, "the counter to print")
         lab.wait_for(lambda: any(x.endswith("READY") for x in log_lines(logs["service"])), "the service")
         startup = json.loads(next(x for x in log_lines(logs["service"]) if x.startswith("{")))
@@ -430,7 +437,7 @@ def restore_check(lab: Any, kubelet: Any, pod_id: str, pod_cfg: Any, archive: Pa
     cfg = kubelet.container_config("counter-restored", str(archive), ["/bin/sh", "-c", lab.SEED_CMD], {})
     started = time.time()
     cid = kubelet.create_start(pod_id, pod_cfg, cfg)
-    log = Path(f"/var/log/pods/{NAMESPACE}_{POD}_{POD_UID}/counter-restored/0.log")
+    log = POD_LOGS / "counter-restored" / "0.log"
     time.sleep(3)
     status, info = kubelet.status(cid)
     lines = log_lines(log)
