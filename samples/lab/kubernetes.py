@@ -10,7 +10,10 @@ it runs the rootfs's runc 1.1 and CRIU 4.2):
 1. RunPodSandbox (name, namespace, uid, kubelet's labels) with the pod's own network namespace: loopback
    and a `tap` interface from CNI's tap plugin (the kernel here has no dummy or veth links; nothing is added
    to the host's network);
-   service program), images imported into containerd's k8s.io namespace (no registry);
+2. CreateContainer + StartContainer for `counter` (the seed's busybox counter) and `service` (the lab's
+   service program), with kubelet's labels; the images are served by a read-only registry on loopback
+   (below: containerd's CRI restore pulls the base image by digest) and imported into containerd's k8s.io
+   namespace from the same OCI layout;
 3. CheckpointContainer of each container to
    /var/lib/kubelet/checkpoints/checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar, twice,
    some seconds apart, with /proc truth before and after;
@@ -438,18 +441,25 @@ def restore_check(lab: Any, kubelet: Any, pod_id: str, pod_cfg: Any, archive: Pa
     started = time.time()
     cid = kubelet.create_start(pod_id, pod_cfg, cfg)
     log = POD_LOGS / "counter-restored" / "0.log"
-    time.sleep(3)
-    status, info = kubelet.status(cid)
-    lines = log_lines(log)
-    numbers = [int(x) for x in lines if re.fullmatch(r"\d+", x)]
-    at_checkpoint = truth["last_logged_after"]
     # containerd copies the archive's container.log to the new container's log; what the restored shell
     # printed follows the last value it holds. A fresh start would print 0, 1, ... instead.
     archived = [int(x) for x in log_lines(Path("/tmp/k8s-unpack/counter-checkpoint2/container.log"))
                 if re.fullmatch(r"\d+", x)]
     last = archived[-1] if archived else None
-    start = max((i for i, n in enumerate(numbers) if n == last), default=-1) + 1
-    after = numbers[start:]
+
+    def printed_after() -> list[int]:
+        numbers = [int(x) for x in log_lines(log) if re.fullmatch(r"\d+", x)]
+        start = max((i for i, n in enumerate(numbers) if n == last), default=-1) + 1
+        return numbers[start:]
+
+    try:
+        lab.wait_for(lambda: len(printed_after()) >= 3, "the restored counter to print", timeout=30)
+    except RuntimeError as e:
+        lab.log(str(e))
+    status, info = kubelet.status(cid)
+    lines = log_lines(log)
+    at_checkpoint = truth["last_logged_after"]
+    after = printed_after()
     resumed = last is not None and len(after) >= 2 and after == list(range(last + 1, last + 1 + len(after)))
     return {"archive": str(archive), "container_id": cid, "started": started,
             "state": kubelet.pb.ContainerState.Name(status.state), "annotations": dict(status.annotations),
