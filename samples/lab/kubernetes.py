@@ -475,6 +475,16 @@ def ensure_clean(lab: Any) -> None:
     left = [p for p in os.listdir("/proc") if p.isdigit() and _in_pod_cgroup(p)]
     for pid in left:
         lab._stop_pid(int(pid))
+    # The pod's cgroup directory (cgroup_parent above), emptied by runc, then its parents if they are empty
+    # (rmdir refuses a cgroup with processes or children).
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        pod = hierarchy / "kubepods" / "besteffort" / f"pod{POD_UID}"
+        leftovers = sorted((p for p in pod.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+        for d in (*leftovers, pod, pod.parent, pod.parent.parent):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
 
 
 def _in_pod_cgroup(pid: str) -> bool:
