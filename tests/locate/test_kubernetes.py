@@ -245,3 +245,23 @@ def test_renamed_archive_still_names_its_pod(run_root: Path, tmp_path: Path) -> 
     shutil.copyfile(s.archive, copy)
     m = archive_listing(copy)
     assert m is not None and (m.pod, m.namespace, m.container_name) == ("cf-web", "forensics-lab", "counter")
+
+
+def test_status_dump_labels_fill_and_disagreements_are_warnings(run_root: Path) -> None:
+    """containerd names pod and container twice: spec.dump's annotations (used) and kubelet's labels in
+    status.dump (used when the annotations are missing; a label that contradicts them is a warning)."""
+    from forensics.locate import engines
+
+    facts = kube(run_root)["counter-checkpoint1"].truth["archive"]
+    config, spec, status = facts["config.dump"], facts["spec.dump"], facts["status.dump"]
+    meta = CheckpointMeta(path=Path("x.tar"), kind="tar", layout="container-archive")
+    engines.fill_from_container_dumps(meta, config, {"annotations": {}}, True, status)
+    assert (meta.pod, meta.namespace, meta.container_name) == ("cf-web", "forensics-lab", "counter")
+    assert meta.image_ref == status["image_ref"] and meta.warnings == []
+    forged = json.loads(json.dumps(status))
+    forged["labels"]["io.kubernetes.pod.namespace"] = "kube-system"
+    meta = CheckpointMeta(path=Path("x.tar"), kind="tar", layout="container-archive")
+    engines.fill_from_container_dumps(meta, config, spec, True, forged)
+    assert meta.namespace == "forensics-lab"
+    assert meta.warnings == [("status.dump's label io.kubernetes.pod.namespace says 'kube-system', spec.dump's "
+                              "annotations say 'forensics-lab'; the annotation is shown")]
