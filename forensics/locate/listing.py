@@ -10,8 +10,8 @@ Roots are walked (symlinks not followed, `max_depth` levels) for:
 Nothing is yielded for files and directories that are not checkpoints; a checkpoint that cannot be read
 fully is yielded with the reason in its `warnings`.
 
-Archives named the way kubelet names them (`parse_kubelet_name`) add the pod, namespace, container and time
-of the name where the archive's own metadata is silent; where both speak and disagree, the metadata is kept
+Archives named the way kubelet names them (`parse_kubelet_name`) add the pod, namespace and container of the
+name where the archive's own metadata is silent; where both speak and disagree, the metadata is kept
 and the disagreement is a warning.
 """
 
@@ -149,7 +149,9 @@ def parse_kubelet_name(name: str, namespace: str | None = None, container: str |
 
 
 def apply_kubelet_name(meta: CheckpointMeta) -> None:
-    """Fill what the archive's metadata left unsaid from kubelet's file name; warn where they disagree."""
+    """Fill the pod, namespace and container the archive's metadata left unsaid from kubelet's file name;
+    warn where they disagree. The name's time is not used: it has whole seconds only, and an archive
+    always has a better one (its engine's metadata, or its members' mtimes)."""
     k = parse_kubelet_name(meta.path.name, meta.namespace, meta.container_name)
     if k is None:
         return
@@ -163,8 +165,6 @@ def apply_kubelet_name(meta: CheckpointMeta) -> None:
     if k.namespace is None and meta.namespace is None:
         meta.warnings.append(f"the file name's {k.namespace_and_container!r} is namespace and container "
                              "joined by '-'; which '-' splits them is not said")
-    if meta.checkpoint_time is None:
-        meta.checkpoint_time = k.time
 
 
 def archive_listing(path: Path, limits: Limits | None = None) -> CheckpointMeta | None:

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from forensics.diff.compare import diff_checkpoints
+from forensics.loader import load_checkpoint
 from forensics.locate import find_checkpoints
 from forensics.locate.listing import apply_kubelet_name, archive_listing, parse_kubelet_name
-from forensics.locate.source import CheckpointMeta
+from forensics.meta import CheckpointMeta
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_checkpoint
+from forensics.records import TimeSource
 from tests.conftest import REPO, Sample, load_samples
 from tests.model.test_inspect_truth import proc_maps_as_criu_saves_them, stable
 
@@ -69,9 +70,10 @@ def test_metadata_names_pod_namespace_container_image(run_root: Path) -> None:
         assert i.image == t["image"] and i.image_ref == t["image_ref"], s
         assert i.image_ref.startswith(t["image"].rsplit(":", 1)[0] + "@sha256:"), s
         assert i.runtime == "io.containerd.runc.v2" == t["runtime"], s
-        when = datetime.fromisoformat(i.checkpoint_time)
+        when = i.checkpoint_time
         # config.dump's checkpointedTime is stamped inside the CRI call.
-        assert t["requested_at"] <= when.timestamp() <= t["returned_at"], s
+        assert when is not None and when.source == TimeSource.ENGINE, s
+        assert t["requested_at"] <= when.utc.timestamp() <= t["returned_at"], s
         assert ck.errors == [] and not ck.partial, s
         assert ck.warnings == [], s
 
@@ -82,8 +84,11 @@ def test_inspect_json_carries_pod(run_root: Path) -> None:
                        capture_output=True, text=True, cwd=REPO, check=False)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)["checkpoint"]
-    assert doc["pod"] == {"name": "cf-web", "namespace": "forensics-lab", "uid": s.truth["pod_uid"]}
-    assert doc["container"]["name"] == "service" and doc["container"]["runtime"] == "io.containerd.runc.v2"
+    c = doc["container"]
+    assert (c["pod"], c["namespace"], c["pod_uid"]) == ("cf-web", "forensics-lab", s.truth["pod_uid"])
+    assert c["name"] == "service" and c["runtime"] == "io.containerd.runc.v2"
+    assert c["image"] == s.truth["image"] and c["image_ref"] == s.truth["image_ref"]
+    assert doc["time"]["source"] == "engine metadata"
     assert doc["engine"] == "containerd"
 
 
@@ -198,8 +203,9 @@ def test_ls_reads_kubelets_directory(run_root: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "forensics", "ls", "--json", str(directory)],
                        capture_output=True, text=True, cwd=REPO, check=False)
     assert p.returncode == 0, p.stderr
-    rows = json.loads(p.stdout)
-    assert [r["time"] for r in rows] == sorted(t.isoformat() for t in times if t is not None)
+    rows = json.loads(p.stdout)["checkpoints"]
+    assert [r["time"]["utc"] for r in rows] == sorted(t.utc.isoformat().replace("+00:00", "Z")
+                                                      for t in times if t is not None)
     assert {(r["pod"], r["namespace"], r["container"]) for r in rows} == {
         ("cf-web", "forensics-lab", "counter"), ("cf-web", "forensics-lab", "service")}
 
@@ -231,7 +237,7 @@ def test_file_name_fills_what_metadata_lacks_and_disagreement_is_a_warning() -> 
     bare = CheckpointMeta(path=Path("/x") / name, kind="tar", layout="criu-tar")
     apply_kubelet_name(bare)
     assert (bare.pod, bare.namespace, bare.container_name) == ("web", "prod", "api")
-    assert bare.checkpoint_time == datetime(2026, 12, 1, 15, 4, 23, tzinfo=UTC) and bare.warnings == []
+    assert bare.checkpoint_time is None and bare.warnings == []
     said = CheckpointMeta(path=Path("/x") / name, kind="containerd-archive", layout="container-archive",
                           pod="db", namespace="prod", container_name="api")
     apply_kubelet_name(said)
