@@ -127,7 +127,8 @@ def default_name() -> str:
     return "forensics-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@app.command()
+@app.command(epilog="Examples:\n\n  forensics capture my-container              # a checkpoint (kept running) + its report\n"
+             "  forensics capture web-1 --name incident-42 --rootfs ./image")
 def capture(
     container: str = typer.Argument(..., help="The running container to checkpoint (name or id)."),
     name: Optional[str] = typer.Option(None, "--name", help="Checkpoint name (default forensics-<UTC time>)."),

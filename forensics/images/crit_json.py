@@ -52,10 +52,12 @@ def _converter(fd: FieldDescriptor) -> Callable[[Any], JSON]:
     if fd.type == FieldDescriptor.TYPE_MESSAGE:
         conv = message_json
     elif fd.type == FieldDescriptor.TYPE_BYTES:
+        assert fd.containing_type is not None   # a field always belongs to a message
         owner = MESSAGES[fd.containing_type.name]
         decl = next(f for f in owner.fields if f.number == fd.number)
         conv = _unix_name if decl.conv == "unix_name" else b64
     elif fd.type == FieldDescriptor.TYPE_ENUM:
+        assert fd.enum_type is not None   # an enum field always names its enum
         names = {v.number: v.name for v in fd.enum_type.values}
         conv = names.__getitem__
     else:

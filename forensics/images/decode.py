@@ -187,7 +187,7 @@ class Image:
             type_name = first if count == 0 else rest
             msg = message_class(type_name)()
             try:
-                msg.ParseFromString(frame.payload)
+                msg.ParseFromString(frame.payload)  # type: ignore[arg-type]  # any buffer; stubs say bytes
             except Exception as exc:  # noqa: BLE001 - protobuf's backends differ in what hostile bytes raise
                 errors.append(ImageError(f"{type_name} payload does not decode: {exc}", path, frame.offset + 4))
                 if fatal_payload:
@@ -195,7 +195,7 @@ class Image:
                 offset, count = frame.end, count + 1
                 continue
             if not msg.IsInitialized():
-                missing = ", ".join(msg.FindInitializationErrors())
+                missing = ", ".join(msg.FindInitializationErrors())  # type: ignore[attr-defined]  # not in stubs
                 errors.append(ImageError(f"{type_name} lacks required field(s) {missing}", path, frame.offset + 4))
             extra: Extra | None = None
             next_offset = frame.end

@@ -140,7 +140,7 @@ def read_ipc_msg(data: memoryview, offset: int, msg: Any, order: ByteOrder,
     queued: list[QueuedMessage] = []
     for _ in range(msg.qnum):
         frame = read_frame(data, offset, order, path)
-        header = header_class()
+        header: Any = header_class()   # a class built at run time: mypy cannot know its fields
         try:
             header.ParseFromString(frame.payload)
         except DecodeError as exc:

@@ -68,7 +68,7 @@ def _walk(msg: Message, where: str, found: list[UnknownField]) -> None:
     unknown = UnknownFieldSet(msg)
     if len(unknown):
         by_number = desc.fields_by_number
-        for uf in unknown:
+        for uf in (unknown[i] for i in range(len(unknown))):   # the stubs give it no __iter__
             declared = by_number.get(uf.field_number)
             found.append(UnknownField(where, uf.field_number, uf.wire_type, _value(uf.data),
                                       declared.name if declared is not None else None))

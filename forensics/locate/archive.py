@@ -20,6 +20,7 @@ bare image directory, possibly at the top level); every other regular member is 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import posixpath
 import tarfile
@@ -33,9 +34,9 @@ from forensics.locate import engines
 from forensics.locate.compression import READ_ERRORS, SNIFF_BYTES, GuardedReader, Limits, sniff
 from forensics.locate.members import PARENT_LINK, decide, forget_headers, resolve_link
 from forensics.locate.scratch import ScratchDir
-from forensics.records import TimeSource
 from forensics.locate.source import TAR, CheckpointMeta, Sizes, Source, image_sizes
 from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_readonly
+from forensics.records import TimeSource
 
 CHECKPOINT_DIR = "checkpoint"
 STREAM_BUFFER = 1 << 20
@@ -120,15 +121,15 @@ class _Stop(Exception):
     """Reading stops here; the message becomes a warning."""
 
 
-def open_tar(fileobj: object, compression: str, path: Path | str) -> tarfile.TarFile:
+def open_tar(fileobj: io.RawIOBase, compression: str, path: Path | str) -> tarfile.TarFile:
     """tarfile over `fileobj`: seekable headers in place for "none", one forward pass otherwise.
 
     Raises NotACheckpoint when the first header is not a tar header.
     """
     try:
         if compression == "none":
-            return tarfile.open(fileobj=fileobj, mode="r:")  # type: ignore[call-overload]
-        return tarfile.open(fileobj=fileobj, mode="r|", bufsize=STREAM_BUFFER)  # type: ignore[call-overload]
+            return tarfile.open(fileobj=fileobj, mode="r:")
+        return tarfile.open(fileobj=fileobj, mode="r|", bufsize=STREAM_BUFFER)
     except READ_ERRORS as exc:
         what = "not a tar archive" if compression == "none" else f"{compression}-compressed, but not a tar archive"
         raise NotACheckpoint(f"{what} ({exc})", path) from None

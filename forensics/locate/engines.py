@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forensics.locate.source import CheckpointMeta
-from forensics.records import Timestamp, TimeSource
+from forensics.records import TimeSource, Timestamp
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 

@@ -114,7 +114,7 @@ class Source(ABC):
             blob.close()
         self._release()
 
-    def _release(self) -> None:
+    def _release(self) -> None:  # noqa: B027 - an optional hook: most sources own nothing more
         """Free what the subclass owns (parent sources, the archive map, the scratch directory)."""
 
     def __enter__(self) -> Self:

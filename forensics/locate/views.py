@@ -15,6 +15,7 @@ import io
 import mmap
 import os
 import stat
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,27 @@ EMPTY = memoryview(b"")
 # owner (or CAP_FOWNER), so it is tried first and dropped when refused.
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 _NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+# Where each view handed out here lies in its map, so that a scan can use the map's own methods on
+# exactly that range (mmap.find, mmap.madvise): a memoryview cannot tell its offset in its exporter.
+# Views are remembered by identity, and forgotten when they are collected.
+_PLACED: dict[int, tuple[weakref.ReferenceType[memoryview], mmap.mmap, int]] = {}
+
+
+def _placed(view: memoryview, mapping: mmap.mmap, offset: int) -> memoryview:
+    key = id(view)
+    _PLACED[key] = (weakref.ref(view, lambda _: _PLACED.pop(key, None)), mapping, offset)
+    return view
+
+
+def placement(view: memoryview) -> tuple[mmap.mmap, int] | None:
+    """(the read-only map a view handed out here lies in, the view's offset in it), or None for any
+    other buffer, including slices of such a view."""
+    entry = _PLACED.get(id(view))
+    if entry is None or entry[0]() is not view:
+        return None
+    return entry[1], entry[2]
 
 
 def open_readonly(path: str | os.PathLike[str], *, follow: bool = False) -> int:
@@ -95,7 +117,8 @@ class MappedFile:
             finally:
                 os.close(fd)
             self._view = memoryview(self._map) if self._map is not None else EMPTY
-        return self._view[:]   # the caller's own view, so close() releasing ours leaves theirs valid
+        view = self._view[:]   # the caller's own view, so close() releasing ours leaves theirs valid
+        return _placed(view, self._map, 0) if self._map is not None else view
 
     def close(self) -> None:
         _release(self._view, self._map)
@@ -115,7 +138,11 @@ class Window:
         self.path: Path | None = None   # a member of an archive read in place has no file of its own
 
     def view(self) -> memoryview:
-        return self.base[self.offset:self.offset + self.size]
+        view = self.base[self.offset:self.offset + self.size]
+        mapping = self.base.obj
+        if isinstance(mapping, mmap.mmap) and self.base.nbytes == len(mapping):   # base is the whole map
+            return _placed(view, mapping, self.offset)
+        return view
 
     def close(self) -> None:
         """The shared mapping belongs to the archive; it is released there."""

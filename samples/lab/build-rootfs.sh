@@ -81,9 +81,9 @@ if ! stage_done k8s-containerd2; then
   mark k8s-containerd2
 fi
 if ! stage_done k8s-cni; then
-  # The pod's network for the `kubernetes` scenario: its own network namespace with loopback and a
-  # `dummy` interface (CNI's dummy plugin + host-local IPAM), so nothing is added to the host's network.
-  # The dummy plugin is in containernetworking-plugins from 1.3 on (trixie has 1.1): sid's, unpacked.
+  # The pod's network for the `kubernetes` scenario: its own network namespace with loopback and a `tap`
+  # device (CNI's tap plugin + host-local IPAM), so nothing is added to the host's network (this kernel has
+  # no dummy or veth links). sid's containernetworking-plugins 1.9 (newer than trixie's 1.1), unpacked.
   rm -rf "$ROOTFS/tmp/k8s-debs" "$ROOTFS/opt/cni"
   mkdir -p "$ROOTFS/tmp/k8s-debs"
   in_root sh -c 'cd /tmp/k8s-debs && apt-get -o Acquire::Check-Valid-Until=false download \
@@ -91,4 +91,9 @@ if ! stage_done k8s-cni; then
   in_root sh -c 'dpkg -x /tmp/k8s-debs/containernetworking-plugins_*.deb /opt/cni'
   rm -rf "$ROOTFS/tmp/k8s-debs"
   mark k8s-cni
+fi
+if ! stage_done debugger-golang; then
+  # The Go scenario: golang-go builds its static service; delve opens the ELF cores made from it.
+  in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends golang-go delve
+  mark debugger-golang
 fi

@@ -7,6 +7,7 @@ payload bytes, and the pagemaps account for every byte of their pages files.
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from pathlib import Path
@@ -54,7 +55,7 @@ def crit_mismatches(images: list[Image], crit_dir: Path) -> list[str]:
             problems.append(f"{image.name}: magic/count {ours['magic']}/{len(ours['entries'])} "
                             f"vs crit {ref['magic']}/{len(ref['entries'])}")
             continue
-        for i, (a, b) in enumerate(zip(ours["entries"], ref["entries"])):
+        for i, (a, b) in enumerate(zip(ours["entries"], ref["entries"], strict=True)):
             for key in sorted(set(a) | set(b)):
                 if a.get(key) != b.get(key):
                     problems.append(f"{image.name} entry {i} {key}: ours {a.get(key)!r:.200} crit {b.get(key)!r:.200}")
@@ -125,7 +126,7 @@ def test_pagemaps_account_for_every_page(sample_dir: tuple[Sample, Path]) -> Non
         assert sizes.setdefault(pm.pages_file, 0) == 0, f"{pm.pages_file} indexed by two pagemaps"
         sizes[pm.pages_file] = sum(r.nr_pages for r in present) * 4096
         # Runs are address-ordered and do not overlap within one pagemap.
-        for a, b in zip(pm.runs, pm.runs[1:]):
+        for a, b in itertools.pairwise(pm.runs):
             assert a.end() <= b.vaddr, f"{image.name}: runs at {a.vaddr:#x} and {b.vaddr:#x} overlap"
         offsets = [r.pages_offset or 0 for r in present]
         assert offsets == sorted(offsets) and (not offsets or offsets[0] == 0)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO, bundled_samples
+from tests.cli import forensics as run
+from tests.conftest import bundled_samples
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_truncated_pages_file(tmp_path: Path) -> None:
