@@ -35,6 +35,12 @@ class CheckpointMeta:
     created / checkpoint_time: Timestamps that say where they were read (forensics.records.TimeSource):
         the engine's metadata when it says, else the mtime of inventory.img in the archive header, else its
         mtime on disk, which any copy of the evidence resets and is labelled so everywhere it is shown.
+    image: the image name the container was made from; image_ref: the runtime's exact reference to it
+        (containerd's name@sha256:... or image id, from config.dump/status.dump).
+    runtime: the OCI runtime or shim that ran it ("io.containerd.runc.v2", "runc", "crun").
+    pod, namespace, pod_uid: the Kubernetes pod the container belonged to (containerd's spec.dump
+        annotations and status.dump labels, CRI-O's annotations; for `ls`, kubelet's archive file name where
+        the archive's metadata is silent).
     """
 
     path: Path
@@ -48,6 +54,8 @@ class CheckpointMeta:
     runtime: str | None = None
     pod: str | None = None
     namespace: str | None = None
+    pod_uid: str | None = None
+    image_ref: str | None = None
     created: Timestamp | None = None
     checkpoint_name: str | None = None
     checkpoint_time: Timestamp | None = None

@@ -29,7 +29,8 @@ def ls(
     fmt: Format = FormatOpt,
     wide: bool = typer.Option(False, "--wide", "-w", help="Every column."),
 ) -> None:
-    """List checkpoints (directories and archives) with container, pod, name, time (and its source), size."""
+    """List checkpoints (directories and archives) with container, pod, name, time (and its source), size;
+    oldest first."""
     from forensics.locate.listing import find_checkpoints
     from forensics.tables.listing import checkpoints
 
@@ -38,6 +39,6 @@ def ls(
         if not r.exists():
             raise UsageError(f"{r}: no such file or directory")
     found = find_checkpoints(where or None)
-    table = checkpoints(sorted(found, key=lambda m: (str(m.container_name), m.checkpoint_time.utc.timestamp()
+    table = checkpoints(sorted(found, key=lambda m: (m.checkpoint_time is None, m.checkpoint_time.utc.timestamp()
                                                      if m.checkpoint_time else 0.0, str(m.path))))
     emit([table], chosen(fmt, as_json), wide=wide)

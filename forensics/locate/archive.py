@@ -442,7 +442,8 @@ def build_meta(path: Path, compression: str, sizes: Mapping[str, int], mtimes: M
     spec = engines.load_json(small("spec.dump"), "spec.dump", warnings)
     if config is not None or spec is not None:
         meta.layout = "container-archive"
-        engines.fill_from_container_dumps(meta, config, spec, "status.dump" in sizes)
+        status = engines.load_json(small("status.dump"), "status.dump", warnings)
+        engines.fill_from_container_dumps(meta, config, spec, "status.dump" in sizes, status)
         meta.kind = engines.ARCHIVE_KIND.get(meta.engine or "", TAR)
     if images_dir is not None:
         inv = posixpath.join(images_dir, "inventory.img") if images_dir else "inventory.img"

@@ -10,14 +10,20 @@
 | CRI-O      | spec.dump annotations                    | io.kubernetes.cri-o.Metadata {"name"}, .ContainerID, |
 |            | (io.container.manager=cri-o)             | .ImageName, .Created; io.kubernetes.pod.name,        |
 |            |                                          | .namespace                                           |
-| containerd | config.dump; spec.dump annotations       | io.kubernetes.cri.container-name, .image-name,       |
-|            | io.kubernetes.cri.* (or a status.dump    | .sandbox-name, .sandbox-namespace                    |
-|            | member)                                  |                                                      |
+| containerd | config.dump (checkpointctl's             | id, rootfsImageName, rootfsImageRef, runtime,        |
+|            | ContainerConfig); spec.dump annotations  | createdTime, checkpointedTime;                       |
+|            | io.kubernetes.cri.* (or a status.dump    | io.kubernetes.cri.container-name, .image-name,       |
+|            | member); status.dump (the CRI            | .sandbox-name, .sandbox-namespace, .sandbox-uid;     |
+|            | ContainerStatus as JSON)                 | status.dump metadata.name, image.image, image_ref,   |
+|            |                                          | labels io.kubernetes.pod.name/.namespace/.uid,       |
+|            |                                          | io.kubernetes.container.name                         |
 
 The engine of an archive is told as checkpointctl does (`internal/container.go: getContainerInfo`): by the
 spec.dump annotation io.container.manager ("libpod" = Podman, "cri-o" = CRI-O); otherwise containerd when
 its annotations or status.dump are there. Files that are missing or not JSON leave fields None and add a
-warning; nothing here raises for bad metadata.
+warning; nothing here raises for bad metadata. containerd writes the pod and container names twice (its own
+spec annotations, and kubelet's labels in status.dump): the annotations are used, and a label that says
+otherwise is a warning, since a disagreement means the archive was edited or assembled by hand.
 """
 
 from __future__ import annotations
@@ -110,13 +116,15 @@ def engine_of(spec: dict[str, Any] | None, has_status_dump: bool) -> str | None:
 
 
 def fill_from_container_dumps(meta: CheckpointMeta, config: dict[str, Any] | None,
-                              spec: dict[str, Any] | None, has_status_dump: bool) -> None:
-    """config.dump and spec.dump of a Podman, CRI-O or containerd checkpoint."""
+                              spec: dict[str, Any] | None, has_status_dump: bool,
+                              status: dict[str, Any] | None = None) -> None:
+    """config.dump and spec.dump of a Podman, CRI-O or containerd checkpoint, and containerd's status.dump."""
     meta.engine = engine_of(spec, has_status_dump) or meta.engine
     if config is not None:
         meta.container_id = _str(config.get("id")) or meta.container_id
         meta.container_name = _str(config.get("name")) or meta.container_name
         meta.image = _str(config.get("rootfsImageName")) or _str(config.get("RawImageName")) or meta.image
+        meta.image_ref = _str(config.get("rootfsImageRef")) or meta.image_ref
         meta.runtime = _str(config.get("runtime")) or _str(config.get("OCIRuntime")) or meta.runtime
         meta.created = stamp(parse_time(config.get("createdTime")), "container created",
                              "config.dump createdTime") or meta.created
@@ -141,6 +149,42 @@ def fill_from_container_dumps(meta: CheckpointMeta, config: dict[str, Any] | Non
         meta.image = _str(a.get("io.kubernetes.cri.image-name")) or meta.image
         meta.pod = _str(a.get("io.kubernetes.cri.sandbox-name")) or meta.pod
         meta.namespace = _str(a.get("io.kubernetes.cri.sandbox-namespace")) or meta.namespace
+        meta.pod_uid = _str(a.get("io.kubernetes.cri.sandbox-uid")) or meta.pod_uid
+        if status is not None:
+            _fill_from_cri_status(meta, status, annotated=bool(a))
+
+
+# status.dump labels kubelet sets on every container (pkg/kubelet/types/labels.go), and the field each fills.
+_KUBELET_LABELS = {"io.kubernetes.pod.name": "pod", "io.kubernetes.pod.namespace": "namespace",
+                   "io.kubernetes.pod.uid": "pod_uid", "io.kubernetes.container.name": "container_name"}
+
+
+def _fill_from_cri_status(meta: CheckpointMeta, status: dict[str, Any], annotated: bool) -> None:
+    """containerd's status.dump: the CRI ContainerStatus of the container when it was checkpointed.
+
+    Fields spec.dump's annotations already gave are kept; a kubelet label that names another pod, namespace
+    or container is reported, not used. `annotated` False (no spec.dump annotations) lets the labels fill."""
+    labels = status.get("labels")
+    labels = {k: v for k, v in labels.items() if isinstance(v, str)} if isinstance(labels, dict) else {}
+    md = status.get("metadata")
+    named = _str(md.get("name")) if isinstance(md, dict) else None
+    if named and "io.kubernetes.container.name" not in labels:
+        labels["io.kubernetes.container.name"] = named
+    for label, attr in _KUBELET_LABELS.items():
+        value = _str(labels.get(label))
+        if value is None:
+            continue
+        # Without annotations, what is there came from config.dump, whose name is containerd's own
+        # (<container>_<pod>_<namespace>_<uid>_<attempt>): the label replaces it.
+        prior = getattr(meta, attr) if annotated else None
+        if prior is None:
+            setattr(meta, attr, value)
+        elif prior != value:
+            meta.warnings.append(f"status.dump's label {label} says {value!r}, spec.dump's annotations "
+                                 f"say {prior!r}; the annotation is shown")
+    image = status.get("image")
+    meta.image = meta.image or (_str(image.get("image")) if isinstance(image, dict) else None)
+    meta.image_ref = _str(status.get("image_ref")) or meta.image_ref
 
 
 def _annotations(spec: dict[str, Any] | None) -> dict[str, str]:

@@ -9,17 +9,25 @@ Roots are walked (symlinks not followed, `max_depth` levels) for:
   its image sizes are None unless the whole stream was read.
 Nothing is yielded for files and directories that are not checkpoints; a checkpoint that cannot be read
 fully is yielded with the reason in its `warnings`.
+
+Archives named the way kubelet names them (`parse_kubelet_name`) add the pod, namespace and container of the
+name where the archive's own metadata is silent; where both speak and disagree, the metadata is kept
+and the disagreement is a warning.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 import tarfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from forensics.errors import ForensicsError
+from forensics.locate import engines
 from forensics.locate.archive import (
     CHECKPOINT_DIR,
     archive_meta,
@@ -45,6 +53,7 @@ from forensics.locate.views import open_readonly
 KUBELET_CHECKPOINTS = Path("/var/lib/kubelet/checkpoints")
 DEFAULT_ROOTS = (DEFAULT_DOCKER_ROOT, KUBELET_CHECKPOINTS)
 _WANTED_JSON = ("config.dump", "spec.dump")
+_ALSO_READ = ("status.dump",)   # containerd's; read when it goes by, never waited for
 _GIVE_UP_AFTER = 64   # members with no sign of a checkpoint before a compressed archive is passed over
 
 
@@ -96,8 +105,77 @@ def _dir_listing(path: Path, cp: DockerCheckpoint | None) -> CheckpointMeta:
         return src.meta
 
 
+# kubelet's CheckpointContainer location (pkg/kubelet/kubelet.go):
+#   checkpoint-<pod>_<namespace>-<container>-<time.Now().Format(time.RFC3339)>.tar
+# A pod name is a DNS subdomain and never holds "_", so the first "_" ends it; namespace and container names
+# are DNS labels that may both hold "-", so "<namespace>-<container>" splits only when one side is known.
+_KUBELET_NAME = re.compile(
+    r"checkpoint-(?P<pod>[a-z0-9][a-z0-9.-]*)_(?P<rest>[a-z0-9][a-z0-9-]*)-"
+    r"(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))\.tar(?:\.[a-z0-9]+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class KubeletName:
+    """What a kubelet checkpoint file name says. namespace and container are None when the name alone cannot
+    tell where one ends and the other begins (both hold "-" and nothing else says which)."""
+
+    pod: str
+    namespace: str | None
+    container: str | None
+    time: datetime
+    namespace_and_container: str
+
+
+def parse_kubelet_name(name: str, namespace: str | None = None, container: str | None = None
+                       ) -> KubeletName | None:
+    """kubelet's file name split into its parts, or None for any other name. `namespace` or `container`
+    (from the archive's metadata) settle the split of "<namespace>-<container>" when both hold "-"."""
+    m = _KUBELET_NAME.fullmatch(name)
+    if m is None:
+        return None
+    when = engines.parse_time(m["time"])
+    if when is None:
+        return None
+    rest = m["rest"]
+    ns: str | None = None
+    ctr: str | None = None
+    if namespace and rest.startswith(namespace + "-") and len(rest) > len(namespace) + 1:
+        ns, ctr = namespace, rest[len(namespace) + 1:]
+    elif container and rest.endswith("-" + container) and len(rest) > len(container) + 1:
+        ns, ctr = rest[:-len(container) - 1], container
+    elif rest.count("-") == 1:
+        ns, ctr = rest.split("-")
+    return KubeletName(m["pod"], ns, ctr, when, rest)
+
+
+def apply_kubelet_name(meta: CheckpointMeta) -> None:
+    """Fill the pod, namespace and container the archive's metadata left unsaid from kubelet's file name;
+    warn where they disagree. The name's time is not used: it has whole seconds only, and an archive
+    always has a better one (its engine's metadata, or its members' mtimes)."""
+    k = parse_kubelet_name(meta.path.name, meta.namespace, meta.container_name)
+    if k is None:
+        return
+    for attr, said in (("pod", k.pod), ("namespace", k.namespace), ("container_name", k.container)):
+        have = getattr(meta, attr)
+        if have is None:
+            setattr(meta, attr, said)
+        elif said is not None and said != have:
+            meta.warnings.append(f"the file name says {attr.replace('_name', '')} {said!r}, the archive's "
+                                 f"metadata says {have!r}")
+    if k.namespace is None and meta.namespace is None:
+        meta.warnings.append(f"the file name's {k.namespace_and_container!r} is namespace and container "
+                             "joined by '-'; which '-' splits them is not said")
+
+
 def archive_listing(path: Path, limits: Limits | None = None) -> CheckpointMeta | None:
     """Meta of one archive, or None if it is no checkpoint archive."""
+    meta = _archive_listing(path, limits)
+    if meta is not None:
+        apply_kubelet_name(meta)
+    return meta
+
+
+def _archive_listing(path: Path, limits: Limits | None = None) -> CheckpointMeta | None:
     limits = limits or DEFAULT_LIMITS
     try:
         compression = sniff_file(path)
@@ -171,7 +249,7 @@ def _read_headers(tar: tarfile.TarFile, sizes: dict[str, int], mtimes: dict[str,
             continue
         sizes[name] = ti.size
         mtimes[name] = ti.mtime
-        if name in _WANTED_JSON and ti.size <= limits.max_meta_bytes:
+        if name in (*_WANTED_JSON, *_ALSO_READ) and ti.size <= limits.max_meta_bytes:
             f = tar.extractfile(ti)
             if f is not None:
                 contents[name] = f.read()

@@ -131,12 +131,13 @@ def open_container_dir(root: Path, name: str) -> Source:
     meta.path = root
     meta.checkpoint_name = root.name
     dumps = {}
-    for f in CONTAINER_WRAPPERS_JSON:
+    for f in (*CONTAINER_WRAPPERS_JSON, "status.dump"):
         try:
             data = read_small(root / f, DEFAULT_LIMITS.max_meta_bytes) if (root / f).is_file() else None
         except (OSError, ForensicsError) as exc:
             warnings.append(f"{root / f}: {exc}")
             data = None
         dumps[f] = engines.load_json(data, f, warnings)
-    engines.fill_from_container_dumps(meta, dumps["config.dump"], dumps["spec.dump"], (root / "status.dump").is_file())
+    engines.fill_from_container_dumps(meta, dumps["config.dump"], dumps["spec.dump"], (root / "status.dump").is_file(),
+                                      dumps.get("status.dump"))
     return DirectorySource(name, images_dir, meta, images, wrappers)

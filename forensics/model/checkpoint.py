@@ -95,6 +95,14 @@ class CheckpointInfo:
         return self.meta.namespace
 
     @property
+    def pod_uid(self) -> str | None:
+        return self.meta.pod_uid
+
+    @property
+    def image_ref(self) -> str | None:
+        return self.meta.image_ref
+
+    @property
     def runtime(self) -> str | None:
         return self.meta.runtime
 

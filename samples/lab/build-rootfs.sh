@@ -68,6 +68,38 @@ if ! stage_done pystack-bookworm-python; then
   rm -f "$ROOTFS/opt/bookworm/var/cache/apt/archives/"*.deb
   mark pystack-bookworm-python
 fi
+if ! stage_done k8s-containerd2; then
+  # The `kubernetes` scenario: containerd 2.x with its CRI plugin (CheckpointContainer). Docker needs
+  # trixie's containerd 1.7, so sid's containerd 2.1 is unpacked beside it under /opt/containerd2 (its
+  # own binaries, config, root, state and socket; it uses the rootfs's runc and CRIU), not installed.
+  # The CRI client in the lab is Python grpcio with the CRI api.proto from Debian's cri-api package,
+  # compiled at lab time by grpcio-tools; that package is unpacked too (only the .proto file is used).
+  in_root apt-get -o Acquire::Check-Valid-Until=false update -qq
+  in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends \
+    python3-grpcio python3-grpc-tools python3-protobuf
+  rm -rf "$ROOTFS/tmp/k8s-debs" "$ROOTFS/opt/containerd2" "$ROOTFS/opt/cri-api"
+  mkdir -p "$ROOTFS/tmp/k8s-debs"
+  in_root sh -c 'cd /tmp/k8s-debs && apt-get -o Acquire::Check-Valid-Until=false download \
+    containerd/sid golang-github-kubernetes-cri-api-dev'
+  in_root sh -c 'dpkg -x /tmp/k8s-debs/containerd_*.deb /opt/containerd2 &&
+    dpkg -x /tmp/k8s-debs/golang-github-kubernetes-cri-api-dev_*.deb /opt/cri-api'
+  rm -rf "$ROOTFS/tmp/k8s-debs"
+  in_root /opt/containerd2/usr/bin/containerd --version
+  in_root apt-get clean
+  mark k8s-containerd2
+fi
+if ! stage_done k8s-cni; then
+  # The pod's network for the `kubernetes` scenario: its own network namespace with loopback and a `tap`
+  # device (CNI's tap plugin + host-local IPAM), so nothing is added to the host's network (this kernel has
+  # no dummy or veth links). sid's containernetworking-plugins 1.9 (newer than trixie's 1.1), unpacked.
+  rm -rf "$ROOTFS/tmp/k8s-debs" "$ROOTFS/opt/cni"
+  mkdir -p "$ROOTFS/tmp/k8s-debs"
+  in_root sh -c 'cd /tmp/k8s-debs && apt-get -o Acquire::Check-Valid-Until=false download \
+    containernetworking-plugins/sid'
+  in_root sh -c 'dpkg -x /tmp/k8s-debs/containernetworking-plugins_*.deb /opt/cni'
+  rm -rf "$ROOTFS/tmp/k8s-debs"
+  mark k8s-cni
+fi
 if ! stage_done debugger-golang; then
   # The Go scenario: golang-go builds its static service; delve opens the ELF cores made from it.
   in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends golang-go delve

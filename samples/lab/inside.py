@@ -146,7 +146,7 @@ def busybox_rootfs(dest: Path) -> None:
             (dest / "bin" / a).symlink_to("busybox")
 
 
-NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve", "fleet"}
+NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve", "fleet", "kubernetes"}
 
 
 def import_images(wanted: list[str]) -> None:
@@ -800,6 +800,10 @@ def scenario_python311() -> None:
     python_scenario("python311", "cf-python311", Path("/opt/bookworm"), "3.11")
 
 
+def scenario_kubernetes() -> None:
+    """kubelet's forensic checkpoint through containerd 2's CRI CheckpointContainer (kubernetes.py)."""
+    import kubernetes
+    kubernetes.scenario(sys.modules[__name__])
 FLEET_IOC = "cf-ioc-beacon-91d2e7a4c3b8f065.evil.example"
 # (container, engine, checkpoints): 2 Docker containers and 2 Podman ones, 8 checkpoints each.
 FLEET = [("fleet-d1", "docker", 8), ("fleet-d2", "docker", 8), ("fleet-p1", "podman", 8), ("fleet-p2", "podman", 8)]
@@ -895,6 +899,7 @@ SCENARIOS = {
     "shell": scenario_shell,
     "python": scenario_python,
     "python311": scenario_python311,
+    "kubernetes": scenario_kubernetes,
     "fleet": scenario_fleet,
     "goservice": scenario_goservice,
     "bench": scenario_bench,

@@ -22,7 +22,7 @@ SERVICE_MAGIC = bytes.fromhex("40591055")
 RAW_PREFIXES = ("pages-", "tmpfs-", "ifaddr-", "route", "rule-", "iptables-", "ip6tables-", "nftables-",
                 "netns-ct-", "netns-exp-")
 EXPECTED_SCENARIOS = {"counter", "service", "service-tcp", "incremental", "podman", "shell", "goservice",
-                      "python", "python311"}
+                      "python", "python311", "kubernetes"}
 
 
 def samples_of(root: Path) -> list[Sample]:

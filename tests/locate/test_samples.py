@@ -110,8 +110,8 @@ def test_open_each_archive(sample_root: Path, scratch_root: Path) -> None:
             assert src.warnings == [], s
             assert set(src.list()) == crit_names(s) == set(expected), s
             assert contents(src) == expected, s
-            assert src.meta.engine == s.entry.get("engine") == "podman"
-            assert src.kind == "podman-archive" and src.meta.container_name == s.entry["container"]
+            assert src.meta.engine == s.entry.get("engine") in ("podman", "containerd")
+            assert src.kind == f"{s.entry['engine']}-archive" and src.meta.container_name == s.entry["container"]
             assert {"config.dump", "spec.dump"} <= set(src.wrapper_files())
             assert src.meta.compression == magic_compression(path)
             if src.meta.compression == "none":
