@@ -56,7 +56,9 @@ def main() -> None:
     try:
         app()
     except ForensicsError as e:
-        print(f"forensics: {e}", file=sys.stderr)
+        from forensics.render.escape import shown
+
+        print(f"forensics: {shown(e)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)

@@ -14,6 +14,7 @@ from forensics.render.terminal import make_console
 from forensics.model.load import load_checkpoint
 from forensics.render import json as json_render
 from forensics.render import terminal
+from forensics.render.escape import shown
 
 
 @app.command()
@@ -52,7 +53,7 @@ def inspect(
         console = make_console()
         terminal.render(ck, sections, console, stops)
         if resolver.missing and stops:
-            console.print(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
+            console.print(f"binaries not found (raw addresses shown): {shown(', '.join(sorted(resolver.missing)))}; "
                           "give --rootfs DIR or --binary PATH=FILE", style="yellow")
         if show_findings or all_:
             terminal.render_findings(found, console)

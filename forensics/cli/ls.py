@@ -11,6 +11,7 @@ from rich.table import Table
 
 from forensics.cli import app
 from forensics.locate.listing import find_checkpoints
+from forensics.render.escape import shown
 from forensics.render.terminal import make_console, size
 
 
@@ -33,6 +34,6 @@ def ls(
         t.add_column(c, overflow="fold")
     for r in rows:
         taken = r["time"][:19].replace("T", " ") if r["time"] else ""
-        t.add_row(r["container"] or "", r["name"] or "", r["engine"] or "criu", taken,
-                  size(r["size"]) if r["size"] else "", r["path"])
+        t.add_row(shown(r["container"] or ""), shown(r["name"] or ""), r["engine"] or "criu", taken,
+                  size(r["size"]) if r["size"] else "", shown(r["path"]))
     make_console().print(t)

@@ -20,6 +20,7 @@ from forensics.memory.select import VmaFilter, parse_int, parse_range
 from forensics.memory.space import VALUE_FORMATS, AddressSpace, MemoryGap
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
+from forensics.render.escape import shown
 from forensics.render.hexdump import hexdump
 from forensics.render.progress import scan_progress
 
@@ -77,7 +78,7 @@ def map_(
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(str(r["pid"]), f"{r['start']:x}-{r['end']:x}", r["prot"], f"{r['pgoff']:x}", r["kind"],
-                  str(r["dumped_pages"] + r["parent_pages"]), str(r["missing_pages"]), r["path"] or "")
+                  str(r["dumped_pages"] + r["parent_pages"]), str(r["missing_pages"]), shown(r["path"] or ""))
     make_console().print(t)
 
 
@@ -119,7 +120,7 @@ def read(
     length = length or 64
     try:
         if as_ == "str":
-            print(space.read_cstring(addr, max(length, 1)).decode("utf-8", "backslashreplace"))
+            print(shown(space.read_cstring(addr, max(length, 1)).decode("utf-8", "backslashreplace")))
             return
         if as_ == "hex":
             print(hexdump(space.read(addr, length), addr))
@@ -133,7 +134,7 @@ def read(
             (value,) = struct.unpack_from(fmt, data, i)
             if as_ == "ptr":
                 vma = space.vma_at(value)
-                where = f"  -> {vma.label or vma.kind}" if vma else ""
+                where = f"  -> {shown(vma.label or vma.kind)}" if vma else ""
                 print(f"{addr + i:016x}  0x{value:016x}{where}")
             else:
                 print(f"{addr + i:016x}  {value}")
@@ -193,7 +194,7 @@ def grep_(
         print(json.dumps(out, indent=1))
         return
     for m in matches:
-        print(f"pid {m.pid}  0x{m.address:x}  {m.where} [{m.vma.start:x}-{m.vma.end:x} {m.vma.prot_str}]")
+        print(f"pid {m.pid}  0x{m.address:x}  {shown(m.where)} [{m.vma.start:x}-{m.vma.end:x} {m.vma.prot_str}]")
         if context:
             start, data = _context(ck, m, context)
             print(hexdump(data, start))
@@ -218,7 +219,7 @@ def strings(
     for m in grep(ck, pat, flt):
         data = ck.memory[m.pid].read(m.address, m.length)
         text = data.decode("utf-16-le" if encoding == "utf16" else "ascii", "replace")
-        out.write(f"{m.pid} 0x{m.address:x} {text}\n")
+        out.write(f"{m.pid} 0x{m.address:x} {shown(text)}\n")
 
 
 @memory_app.command("dump")
@@ -306,5 +307,5 @@ def yara(
                            "length": m.length, "where": m.vma.label or m.vma.kind} for m in matches], indent=1))
         return
     for m in matches:
-        print(f"{m.rule} {m.pattern}  pid {m.pid}  0x{m.address:x}  {m.vma.label or m.vma.kind} "
+        print(f"{shown(m.rule)} {shown(m.pattern)}  pid {m.pid}  0x{m.address:x}  {shown(m.vma.label or m.vma.kind)} "
               f"[{m.vma.start:x}-{m.vma.end:x} {m.vma.prot_str}]")

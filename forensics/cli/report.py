@@ -22,6 +22,7 @@ from forensics.memory.select import VmaFilter
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.load import load_checkpoint
 from forensics.render import html
+from forensics.render.escape import shown
 from forensics.render.progress import scan_progress
 from forensics.symbols.resolve import resolver_for
 
@@ -149,7 +150,7 @@ def capture(
     ck = load_checkpoint(ckdir)
     out = checkpoints_dir / f"{name}.report.html"
     make_report([str(ckdir)], [ck], out, reveal, rootfs, binary)
-    print(f"checkpoint: {ckdir}")
+    print(f"checkpoint: {shown(ckdir)}")
     print(f"report: {out}")
     if ck.partial:
         print("forensics: partial result: some evidence could not be read (listed at the top of the report)",

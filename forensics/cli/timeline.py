@@ -14,6 +14,7 @@ from forensics.diff.timeline import monotonic, series, sparkline
 from forensics.errors import ForensicsError
 from forensics.memory.select import parse_int
 from forensics.model.load import load_checkpoint
+from forensics.render.escape import shown
 from forensics.render.terminal import make_console
 
 
@@ -60,7 +61,7 @@ def timeline(
     for c in ("#", "CHECKPOINT", "VALUE"):
         t.add_column(c, overflow="fold")
     for i, p in enumerate(points, 1):
-        t.add_row(str(i), p.checkpoint, str(p.value) if p.missing is None else f"(none: {p.missing})")
+        t.add_row(str(i), shown(p.checkpoint), shown(p.value) if p.missing is None else shown(f"(none: {p.missing})"))
     console = make_console()
     console.print(t)
     console.print(f"{sparkline(points)}  {trend or ''}".rstrip())

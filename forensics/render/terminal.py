@@ -17,6 +17,7 @@ from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names, syscall_name
 from forensics.model.process import Process
+from forensics.render.escape import shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,40 +55,40 @@ def summary(ck: Checkpoint) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column(overflow="fold")
-    t.add_row("checkpoint", i.path)
-    t.add_row("layout", i.layout + (f" ({i.engine})" if i.engine else ""))
+    t.add_row("checkpoint", shown(i.path))
+    t.add_row("layout", shown(i.layout + (f" ({i.engine})" if i.engine else "")))
     if i.container_name or i.container_id:
-        t.add_row("container", f"{i.container_name or ''} {(i.container_id or '')[:12]}".strip())
+        t.add_row("container", shown(f"{i.container_name or ''} {(i.container_id or '')[:12]}".strip()))
     if i.image:
-        t.add_row("image", i.image)
+        t.add_row("image", shown(i.image))
     if i.checkpoint_time:
-        t.add_row("taken", i.checkpoint_time)
+        t.add_row("taken", shown(i.checkpoint_time))
     if i.criu_version:
-        t.add_row("CRIU", f"{i.criu_version} ({i.criu_version_source})")
+        t.add_row("CRIU", shown(f"{i.criu_version} ({i.criu_version_source})"))
     if ck.hostname:
-        t.add_row("hostname", ck.hostname)
+        t.add_row("hostname", shown(ck.hostname))
     t.add_row("size", f"{size(i.total_size)} in {len(i.images)} files, {size(i.pages_size)} of memory pages")
     nthreads = sum(len(p.threads) for p in ck.processes)
     t.add_row("processes", f"{len(ck.processes)} ({nthreads} threads)")
     if i.parent:
-        t.add_row("parent", i.parent)
+        t.add_row("parent", shown(i.parent))
     w = ck.wrapper
     if w.get("files"):
-        t.add_row("also holds", ", ".join(sorted(w["files"])))
+        t.add_row("also holds", shown(", ".join(sorted(w["files"]))))
     if "rootfs_diff" in w:
         execs = [e["path"] for e in w["rootfs_diff"] if e.get("type") == "file" and (e.get("mode") or 0) & 0o111]
         t.add_row("container wrote", f"{len(w['rootfs_diff'])} paths (rootfs-diff.tar), {len(execs)} executable; "
                                      f"{len(w.get('deleted_files') or [])} deleted")
     for name, lines in (w.get("logs") or {}).items():
         if lines:
-            t.add_row(name, "\n".join(lines[-3:]))
+            t.add_row(shown(name), "\n".join(shown(line) for line in lines[-3:]))
     return t
 
 
 def _argv(p: Process) -> str:
     if p.argv:
-        return " ".join(p.argv)
-    return f"[{p.comm}]"
+        return shown(" ".join(p.argv))
+    return shown(f"[{p.comm}]")
 
 
 def process_tree(ck: Checkpoint) -> Tree:
@@ -98,7 +99,7 @@ def process_tree(ck: Checkpoint) -> Tree:
     def label(p: Process) -> Text:
         t = Text()
         t.append(f"{p.pid}", style="cyan")
-        t.append(f" {p.comm}", style="bold")
+        t.append(f" {shown(p.comm)}", style="bold")
         if p.state != "alive":
             t.append(f" ({p.state})", style="red")
         t.append("  " + _argv(p), style="dim")
@@ -125,7 +126,7 @@ def ps_table(procs: list[Process]) -> Table:
     for p in procs:
         c = p.creds
         caps = capability_names(c.cap_eff) if c else []
-        t.add_row(str(p.pid), str(p.ppid), str(p.pgid), str(p.sid), p.comm, p.state,
+        t.add_row(str(p.pid), str(p.ppid), str(p.pgid), str(p.sid), shown(p.comm), p.state,
                   str(c.uids[1]) if c else "?", f"{len(caps)} caps" if caps else "none", p.seccomp_mode,
                   str(len(p.threads)))
     return t
@@ -138,9 +139,9 @@ def threads_table(procs: list[Process], stops: dict | None = None) -> Table:
             ip = th.registers.ip if th.registers else None
             sp = th.registers.sp if th.registers else None
             stop = (stops or {}).get((p.pid, th.tid))
-            t.add_row(str(p.pid), str(th.tid), th.comm or "", f"0x{ip:x}" if ip is not None else "?",
+            t.add_row(str(p.pid), str(th.tid), shown(th.comm or ""), f"0x{ip:x}" if ip is not None else "?",
                       f"0x{sp:x}" if sp is not None else "?", syscall_name(th.syscall) or "-",
-                      str(stop.location) if stop else "")
+                      shown(stop.location) if stop else "")
     return t
 
 
@@ -153,16 +154,16 @@ def thread_stops(procs: list[Process], stops: dict) -> Group:
             stop = stops.get((p.pid, th.tid))
             if stop is None:
                 continue
-            head = Text(f"pid {p.pid} tid {th.tid} {th.comm or ''}: ", style="bold")
-            head.append(str(stop.location), style="cyan")
+            head = Text(f"pid {p.pid} tid {th.tid} {shown(th.comm or '')}: ", style="bold")
+            head.append(shown(stop.location), style="cyan")
             if stop.location.note:
-                head.append(f"  ({stop.location.note})", style="yellow")
+                head.append(f"  ({shown(stop.location.note)})", style="yellow")
             parts.append(head)
             for ins in stop.instructions:
                 parts.append(Text(("  => " if ins.current else "     ") + f"{ins.address:x}  {ins.mnemonic} {ins.op_str}",
                                   style="bold" if ins.current else "dim"))
             for fr, loc in stop.frames[:12]:
-                parts.append(Text(f"     #{fr.index:<2} {fr.ip:x}  {loc}" + ("  (heuristic)" if fr.heuristic else "")))
+                parts.append(Text(f"     #{fr.index:<2} {fr.ip:x}  {shown(loc)}" + ("  (heuristic)" if fr.heuristic else "")))
     return Group(*parts)
 
 
@@ -179,7 +180,7 @@ def fds_table(procs: list[Process]) -> Table:
             elif isinstance(obj, f.EventFd):
                 detail = f"count {obj.count}"
             target = obj.describe() if obj else f"missing file id {fd.missing_file_id}"
-            t.add_row(str(p.pid), str(fd.fd), fd.type, target, detail)
+            t.add_row(str(p.pid), str(fd.fd), fd.type, shown(target), detail)
     return t
 
 
@@ -189,11 +190,11 @@ def sockets_table(procs: list[Process]) -> Table:
         for fd in p.fds:
             s = fd.file
             if isinstance(s, f.InetSocket):
-                t.add_row(str(p.pid), str(fd.fd), s.family, f"{s.proto}", s.state, s.local,
-                          s.peer if s.state != "LISTEN" else "", str(s.queued_bytes))
+                t.add_row(str(p.pid), str(fd.fd), s.family, f"{s.proto}", s.state, shown(s.local),
+                          shown(s.peer) if s.state != "LISTEN" else "", str(s.queued_bytes))
             elif isinstance(s, f.UnixSocket):
-                t.add_row(str(p.pid), str(fd.fd), "unix", s.sock_type, s.state, s.name or "",
-                          s.peer_name or (str(s.peer_ino) if s.peer_ino else ""), str(s.queued_bytes))
+                t.add_row(str(p.pid), str(fd.fd), "unix", s.sock_type, s.state, shown(s.name or ""),
+                          shown(s.peer_name or (str(s.peer_ino) if s.peer_ino else "")), str(s.queued_bytes))
             elif isinstance(s, (f.NetlinkSocket, f.PacketSocket)):
                 t.add_row(str(p.pid), str(fd.fd), s.type, "", "", "", "", "")
     return t
@@ -204,14 +205,14 @@ def maps_table(procs: list[Process]) -> Table:
     for p in procs:
         for v in p.vmas:
             t.add_row(str(p.pid), f"{v.start:x}", f"{v.end:x}", v.prot_str + ("s" if v.shared else "p"), v.kind,
-                      f"{v.dumped_pages}/{v.size // 4096}", v.label)
+                      f"{v.dumped_pages}/{v.size // 4096}", shown(v.label))
     return t
 
 
 def mounts_table(ck: Checkpoint) -> Table:
     t = _table("mounts", "ID", "PARENT", "MOUNTPOINT", "FSTYPE", "SOURCE", "EXTERNAL")
     for m in ck.mounts:
-        t.add_row(str(m.mnt_id), str(m.parent_mnt_id), m.mountpoint, m.fstype, m.source,
+        t.add_row(str(m.mnt_id), str(m.parent_mnt_id), shown(m.mountpoint), shown(m.fstype), shown(m.source),
                   str(m.external) if m.external else "")
     return t
 
@@ -220,7 +221,7 @@ def env_table(procs: list[Process]) -> Table:
     t = _table("environment", "PID", "NAME", "VALUE")
     for p in procs:
         for k, v in (p.env or {}).items():
-            t.add_row(str(p.pid), k, v)
+            t.add_row(str(p.pid), shown(k), shown(v))
     return t
 
 
@@ -245,17 +246,17 @@ def render(ck: Checkpoint, sections: Sections, console: Console, stops: dict | N
         parts.append(env_table(procs))
     console.print(Group(*parts))
     for w in ck.warnings:
-        console.print(Text("warning: " + w, style="yellow"))
+        console.print(Text("warning: " + shown(w), style="yellow"))
     for e in ck.errors:
-        console.print(Text("error: " + e, style="bold red"))
+        console.print(Text("error: " + shown(e), style="bold red"))
 
 
 def _value(v: object, kind: str) -> str:
     if kind == "str":
-        return repr(v).replace("'", '"') if isinstance(v, str) else str(v)
+        return shown(repr(v).replace("'", '"') if isinstance(v, str) else str(v))
     if kind == "ptr" and isinstance(v, int):
         return f"0x{v:x}"
-    return str(v)
+    return shown(v)
 
 
 def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: ANN001 - forensics.diff.compare.Diff
@@ -263,8 +264,8 @@ def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: A
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
-    head.add_row("A", d.a.info.path)
-    head.add_row("B", d.b.info.path)
+    head.add_row("A", shown(d.a.info.path))
+    head.add_row("B", shown(d.b.info.path))
     rules = sorted({p.rule for p in d.pairs})
     head.add_row("matched", f"{len(d.pairs)} processes (by {', '.join(rules) or 'nothing'})")
     parts: list = [head]
@@ -275,23 +276,23 @@ def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: A
         t = _table(section, "PID", "", "WHAT", "FIELD", "OLD", "NEW")
         for c in rows:
             sign = {"added": "+", "removed": "-", "changed": "~"}[c.what]
-            t.add_row(str(c.pid or ""), sign, c.subject + (f" ({c.note})" if c.note else ""), c.field or "",
-                      "" if c.old is None else str(c.old), "" if c.new is None else str(c.new))
+            t.add_row(str(c.pid or ""), sign, shown(c.subject + (f" ({c.note})" if c.note else "")), shown(c.field or ""),
+                      "" if c.old is None else shown(c.old), "" if c.new is None else shown(c.new))
         parts.append(t)
     if d.memory:
         t = _table("memory", "PID", "MAPPING", "CHANGED", "APPEARED", "VANISHED")
         for m in d.memory:
-            t.add_row(str(m.pid), f"{m.vma.start:x}-{m.vma.end:x} {m.vma.label or m.vma.kind}", str(m.changed),
+            t.add_row(str(m.pid), shown(f"{m.vma.start:x}-{m.vma.end:x} {m.vma.label or m.vma.kind}"), str(m.changed),
                       str(m.appeared), str(m.vanished))
         parts.append(t)
-    shown = [v for v in d.values if show_all or v.noise is None]
-    if shown:
+    moved = [v for v in d.values if show_all or v.noise is None]
+    if moved:
         t = _table("values that moved", "PID", "ADDRESS", "NAME", "TYPE", "OLD", "NEW", "")
-        for v in shown:
+        for v in moved:
             mark = "grew" if v.grew else ("shrank" if v.grew is False else "")
             if v.noise:
                 mark = f"noise: {v.noise}"
-            t.add_row(str(v.pid), f"0x{v.address:x}", v.symbol or v.where, v.type, _value(v.old, v.type),
+            t.add_row(str(v.pid), f"0x{v.address:x}", shown(v.symbol or v.where), v.type, _value(v.old, v.type),
                       _value(v.new, v.type), mark)
         parts.append(t)
     folded = sum(1 for v in d.values if v.noise is not None)
@@ -304,5 +305,5 @@ def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: A
 def render_findings(found, console: Console) -> None:  # noqa: ANN001 - list of forensics.findings.rules.Finding
     t = _table("findings", "SCORE", "RULE", "FINDING", "DETAIL")
     for x in found:
-        t.add_row(str(x.score), x.rule, x.title, x.detail)
+        t.add_row(str(x.score), x.rule, shown(x.title), shown(x.detail))
     console.print(t if found else Text("findings: none", style="dim"))
