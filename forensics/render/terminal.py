@@ -6,7 +6,10 @@ more. Nothing here decodes; it only lays out what the model holds.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -34,6 +37,25 @@ class Sections:
     @classmethod
     def everything(cls, pid: int | None = None) -> Sections:
         return cls(True, True, True, True, True, True, True, pid)
+
+
+# A terminal table is for reading: rich lays out ~1,000 rows a second, so a hostile (or huge) checkpoint
+# with a million mappings would take most of an hour. Each table and the tree show at most MAX_ROWS rows
+# and say how many more there are; --json always has everything. FORENSICS_MAX_ROWS raises it.
+MAX_ROWS = int(os.environ.get("FORENSICS_MAX_ROWS", "5000") or 5000)
+# The tree is drawn at most this deep; deeper processes are listed flat under their ancestor at this depth.
+TREE_DEPTH = 12
+
+
+def _fill(t: Table, rows: Iterable[tuple[str, ...]], total: int) -> Table:
+    """Add at most MAX_ROWS of `rows` to `t`; a caption says how many of `total` were left out."""
+    for cells in islice(rows, MAX_ROWS):
+        t.add_row(*cells)
+    if total > MAX_ROWS:
+        t.caption = (f"{total - MAX_ROWS} more rows not shown (at most {MAX_ROWS} per table: "
+                     "FORENSICS_MAX_ROWS=N raises it; --json has them all)")
+        t.caption_justify = "left"
+    return t
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -107,8 +129,21 @@ def process_tree(ck: Checkpoint) -> Tree:
             t.append(f"  [{len(p.threads)} threads]", style="magenta")
         return t
 
-    for p in ck.processes:
-        parent = nodes.get(p.ppid) if p.ppid in by_pid else None
+    depth: dict[int, int] = {}
+    for n, p in enumerate(ck.processes):   # parents come before children (model.load's tree order)
+        if n == MAX_ROWS:
+            root.add(Text(f"... {len(ck.processes) - MAX_ROWS} more processes not shown (FORENSICS_MAX_ROWS=N "
+                          "raises it; --ps and --json list them all)", style="yellow"))
+            break
+        parent = nodes.get(p.ppid) if p.ppid in by_pid and p.ppid != p.pid else None
+        d = depth.get(p.ppid, -1) + 1 if parent is not None else 0
+        if d >= TREE_DEPTH:
+            # Drawn flat under the ancestor at the depth limit: a 100,000-deep chain stays readable.
+            nodes[p.pid] = nodes[p.ppid]
+            depth[p.pid] = depth[p.ppid]
+            nodes[p.pid].add(Text(f"(child of {p.ppid}) ", style="dim") + label(p))
+            continue
+        depth[p.pid] = d
         nodes[p.pid] = (parent or root).add(label(p))
     return root
 
@@ -123,26 +158,30 @@ def _table(title: str, *columns: str) -> Table:
 
 def ps_table(procs: list[Process]) -> Table:
     t = _table("processes", "PID", "PPID", "PGID", "SID", "COMM", "STATE", "UID", "CAPS", "SECCOMP", "THR")
-    for p in procs:
-        c = p.creds
-        caps = capability_names(c.cap_eff) if c else []
-        t.add_row(str(p.pid), str(p.ppid), str(p.pgid), str(p.sid), shown(p.comm), p.state,
-                  str(c.uids[1]) if c else "?", f"{len(caps)} caps" if caps else "none", p.seccomp_mode,
-                  str(len(p.threads)))
-    return t
+
+    def rows() -> Iterator[tuple[str, ...]]:
+        for p in procs:
+            c = p.creds
+            caps = capability_names(c.cap_eff) if c else []
+            yield (str(p.pid), str(p.ppid), str(p.pgid), str(p.sid), shown(p.comm), p.state,
+                   str(c.uids[1]) if c else "?", f"{len(caps)} caps" if caps else "none", p.seccomp_mode,
+                   str(len(p.threads)))
+    return _fill(t, rows(), len(procs))
 
 
 def threads_table(procs: list[Process], stops: dict | None = None) -> Table:
     t = _table("threads", "PID", "TID", "COMM", "IP", "SP", "SYSCALL", "STOPPED IN")
-    for p in procs:
-        for th in p.threads:
-            ip = th.registers.ip if th.registers else None
-            sp = th.registers.sp if th.registers else None
-            stop = (stops or {}).get((p.pid, th.tid))
-            t.add_row(str(p.pid), str(th.tid), shown(th.comm or ""), f"0x{ip:x}" if ip is not None else "?",
-                      f"0x{sp:x}" if sp is not None else "?", syscall_name(th.syscall) or "-",
-                      shown(stop.location) if stop else "")
-    return t
+
+    def rows() -> Iterator[tuple[str, ...]]:
+        for p in procs:
+            for th in p.threads:
+                ip = th.registers.ip if th.registers else None
+                sp = th.registers.sp if th.registers else None
+                stop = (stops or {}).get((p.pid, th.tid))
+                yield (str(p.pid), str(th.tid), shown(th.comm or ""), f"0x{ip:x}" if ip is not None else "?",
+                       f"0x{sp:x}" if sp is not None else "?", syscall_name(th.syscall) or "-",
+                       shown(stop.location) if stop else "")
+    return _fill(t, rows(), sum(len(p.threads) for p in procs))
 
 
 def thread_stops(procs: list[Process], stops: dict) -> Group:
@@ -169,60 +208,60 @@ def thread_stops(procs: list[Process], stops: dict) -> Group:
 
 def fds_table(procs: list[Process]) -> Table:
     t = _table("file descriptors", "PID", "FD", "TYPE", "TARGET", "DETAIL")
-    for p in procs:
-        for fd in p.fds:
-            obj = fd.file
-            detail = ""
-            if isinstance(obj, f.RegularFile):
-                detail = f"pos {obj.pos}" + (f" size {obj.size}" if obj.size is not None else "")
-            elif isinstance(obj, (f.Pipe, f.Fifo, f.UnixSocket, f.InetSocket)) and obj.queued_bytes:
-                detail = f"{obj.queued_bytes} bytes queued"
-            elif isinstance(obj, f.EventFd):
-                detail = f"count {obj.count}"
-            target = obj.describe() if obj else f"missing file id {fd.missing_file_id}"
-            t.add_row(str(p.pid), str(fd.fd), fd.type, shown(target), detail)
-    return t
+
+    def rows() -> Iterator[tuple[str, ...]]:
+        for p in procs:
+            for fd in p.fds:
+                obj = fd.file
+                detail = ""
+                if isinstance(obj, f.RegularFile):
+                    detail = f"pos {obj.pos}" + (f" size {obj.size}" if obj.size is not None else "")
+                elif isinstance(obj, (f.Pipe, f.Fifo, f.UnixSocket, f.InetSocket)) and obj.queued_bytes:
+                    detail = f"{obj.queued_bytes} bytes queued"
+                elif isinstance(obj, f.EventFd):
+                    detail = f"count {obj.count}"
+                target = obj.describe() if obj else f"missing file id {fd.missing_file_id}"
+                yield (str(p.pid), str(fd.fd), fd.type, shown(target), detail)
+    return _fill(t, rows(), sum(len(p.fds) for p in procs))
 
 
 def sockets_table(procs: list[Process]) -> Table:
     t = _table("sockets", "PID", "FD", "FAMILY", "TYPE", "STATE", "LOCAL", "PEER", "QUEUED")
-    for p in procs:
-        for fd in p.fds:
-            s = fd.file
-            if isinstance(s, f.InetSocket):
-                t.add_row(str(p.pid), str(fd.fd), s.family, f"{s.proto}", s.state, shown(s.local),
-                          shown(s.peer) if s.state != "LISTEN" else "", str(s.queued_bytes))
-            elif isinstance(s, f.UnixSocket):
-                t.add_row(str(p.pid), str(fd.fd), "unix", s.sock_type, s.state, shown(s.name or ""),
-                          shown(s.peer_name or (str(s.peer_ino) if s.peer_ino else "")), str(s.queued_bytes))
-            elif isinstance(s, (f.NetlinkSocket, f.PacketSocket)):
-                t.add_row(str(p.pid), str(fd.fd), s.type, "", "", "", "", "")
-    return t
+    kinds = (f.InetSocket, f.UnixSocket, f.NetlinkSocket, f.PacketSocket)
+
+    def rows() -> Iterator[tuple[str, ...]]:
+        for p in procs:
+            for fd in p.fds:
+                s = fd.file
+                if isinstance(s, f.InetSocket):
+                    yield (str(p.pid), str(fd.fd), s.family, f"{s.proto}", s.state, shown(s.local),
+                           shown(s.peer) if s.state != "LISTEN" else "", str(s.queued_bytes))
+                elif isinstance(s, f.UnixSocket):
+                    yield (str(p.pid), str(fd.fd), "unix", s.sock_type, s.state, shown(s.name or ""),
+                           shown(s.peer_name or (str(s.peer_ino) if s.peer_ino else "")), str(s.queued_bytes))
+                elif isinstance(s, (f.NetlinkSocket, f.PacketSocket)):
+                    yield (str(p.pid), str(fd.fd), s.type, "", "", "", "", "")
+    return _fill(t, rows(), sum(isinstance(fd.file, kinds) for p in procs for fd in p.fds))
 
 
 def maps_table(procs: list[Process]) -> Table:
     t = _table("memory maps", "PID", "START", "END", "PROT", "KIND", "DUMPED", "PATH")
-    for p in procs:
-        for v in p.vmas:
-            t.add_row(str(p.pid), f"{v.start:x}", f"{v.end:x}", v.prot_str + ("s" if v.shared else "p"), v.kind,
-                      f"{v.dumped_pages}/{v.size // 4096}", shown(v.label))
-    return t
+    rows = ((str(p.pid), f"{v.start:x}", f"{v.end:x}", v.prot_str + ("s" if v.shared else "p"), v.kind,
+             f"{v.dumped_pages}/{v.size // 4096}", shown(v.label)) for p in procs for v in p.vmas)
+    return _fill(t, rows, sum(len(p.vmas) for p in procs))
 
 
 def mounts_table(ck: Checkpoint) -> Table:
     t = _table("mounts", "ID", "PARENT", "MOUNTPOINT", "FSTYPE", "SOURCE", "EXTERNAL")
-    for m in ck.mounts:
-        t.add_row(str(m.mnt_id), str(m.parent_mnt_id), shown(m.mountpoint), shown(m.fstype), shown(m.source),
-                  str(m.external) if m.external else "")
-    return t
+    rows = ((str(m.mnt_id), str(m.parent_mnt_id), shown(m.mountpoint), shown(m.fstype), shown(m.source),
+             shown(m.external) if m.external else "") for m in ck.mounts)
+    return _fill(t, rows, len(ck.mounts))
 
 
 def env_table(procs: list[Process]) -> Table:
     t = _table("environment", "PID", "NAME", "VALUE")
-    for p in procs:
-        for k, v in (p.env or {}).items():
-            t.add_row(str(p.pid), shown(k), shown(v))
-    return t
+    rows = ((str(p.pid), shown(k), shown(v)) for p in procs for k, v in (p.env or {}).items())
+    return _fill(t, rows, sum(len(p.env or {}) for p in procs))
 
 
 def render(ck: Checkpoint, sections: Sections, console: Console, stops: dict | None = None) -> None:
@@ -245,10 +284,12 @@ def render(ck: Checkpoint, sections: Sections, console: Console, stops: dict | N
     if sections.env:
         parts.append(env_table(procs))
     console.print(Group(*parts))
-    for w in ck.warnings:
-        console.print(Text("warning: " + shown(w), style="yellow"))
-    for e in ck.errors:
-        console.print(Text("error: " + shown(e), style="bold red"))
+    for kind, lines, style in (("warning", ck.warnings, "yellow"), ("error", ck.errors, "bold red")):
+        for line in lines[:MAX_ROWS]:
+            console.print(Text(f"{kind}: " + shown(line), style=style))
+        if len(lines) > MAX_ROWS:
+            console.print(Text(f"... {len(lines) - MAX_ROWS} more {kind}s not shown (FORENSICS_MAX_ROWS=N raises "
+                               "it; --json has them all)", style=style))
 
 
 def _value(v: object, kind: str) -> str:
@@ -274,27 +315,23 @@ def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: A
         if not rows:
             continue
         t = _table(section, "PID", "", "WHAT", "FIELD", "OLD", "NEW")
-        for c in rows:
-            sign = {"added": "+", "removed": "-", "changed": "~"}[c.what]
-            t.add_row(str(c.pid or ""), sign, shown(c.subject + (f" ({c.note})" if c.note else "")), shown(c.field or ""),
-                      "" if c.old is None else shown(c.old), "" if c.new is None else shown(c.new))
-        parts.append(t)
+        signs = {"added": "+", "removed": "-", "changed": "~"}
+        parts.append(_fill(t, ((str(c.pid or ""), signs[c.what], shown(c.subject + (f" ({c.note})" if c.note else "")),
+                                shown(c.field or ""), "" if c.old is None else shown(c.old),
+                                "" if c.new is None else shown(c.new)) for c in rows), len(rows)))
     if d.memory:
         t = _table("memory", "PID", "MAPPING", "CHANGED", "APPEARED", "VANISHED")
-        for m in d.memory:
-            t.add_row(str(m.pid), shown(f"{m.vma.start:x}-{m.vma.end:x} {m.vma.label or m.vma.kind}"), str(m.changed),
-                      str(m.appeared), str(m.vanished))
-        parts.append(t)
+        parts.append(_fill(t, ((str(m.pid), shown(f"{m.vma.start:x}-{m.vma.end:x} {m.vma.label or m.vma.kind}"),
+                                str(m.changed), str(m.appeared), str(m.vanished)) for m in d.memory), len(d.memory)))
     moved = [v for v in d.values if show_all or v.noise is None]
     if moved:
         t = _table("values that moved", "PID", "ADDRESS", "NAME", "TYPE", "OLD", "NEW", "")
-        for v in moved:
-            mark = "grew" if v.grew else ("shrank" if v.grew is False else "")
-            if v.noise:
-                mark = f"noise: {v.noise}"
-            t.add_row(str(v.pid), f"0x{v.address:x}", shown(v.symbol or v.where), v.type, _value(v.old, v.type),
-                      _value(v.new, v.type), mark)
-        parts.append(t)
+        def mark(v: object) -> str:
+            if v.noise:  # type: ignore[attr-defined]
+                return f"noise: {v.noise}"  # type: ignore[attr-defined]
+            return "grew" if v.grew else ("shrank" if v.grew is False else "")  # type: ignore[attr-defined]
+        parts.append(_fill(t, ((str(v.pid), f"0x{v.address:x}", shown(v.symbol or v.where), v.type,
+                                _value(v.old, v.type), _value(v.new, v.type), mark(v)) for v in moved), len(moved)))
     folded = sum(1 for v in d.values if v.noise is not None)
     console.print(Group(*parts))
     if folded and not show_all:
@@ -304,6 +341,5 @@ def render_diff(d, console: Console, show_all: bool = False) -> None:  # noqa: A
 
 def render_findings(found, console: Console) -> None:  # noqa: ANN001 - list of forensics.findings.rules.Finding
     t = _table("findings", "SCORE", "RULE", "FINDING", "DETAIL")
-    for x in found:
-        t.add_row(str(x.score), x.rule, shown(x.title), shown(x.detail))
+    _fill(t, ((str(x.score), x.rule, shown(x.title), shown(x.detail)) for x in found), len(found))
     console.print(t if found else Text("findings: none", style="dim"))
