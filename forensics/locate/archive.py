@@ -31,10 +31,10 @@ from typing import BinaryIO
 from forensics.errors import ArchiveError, NotACheckpoint
 from forensics.locate import engines
 from forensics.locate.compression import READ_ERRORS, SNIFF_BYTES, GuardedReader, Limits, sniff
-from forensics.locate.members import PARENT_LINK, decide, forget_headers, resolve_link
+from forensics.locate.members import PARENT_LINK, SafeTarInfo, decide, forget_headers, resolve_link
 from forensics.locate.scratch import ScratchDir
 from forensics.locate.source import TAR, CheckpointMeta, Sizes, Source, image_sizes
-from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_readonly
+from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_regular
 
 CHECKPOINT_DIR = "checkpoint"
 STREAM_BUFFER = 1 << 20
@@ -126,8 +126,9 @@ def open_tar(fileobj: object, compression: str, path: Path | str) -> tarfile.Tar
     """
     try:
         if compression == "none":
-            return tarfile.open(fileobj=fileobj, mode="r:")  # type: ignore[call-overload]
-        return tarfile.open(fileobj=fileobj, mode="r|", bufsize=STREAM_BUFFER)  # type: ignore[call-overload]
+            return tarfile.open(fileobj=fileobj, mode="r:", tarinfo=SafeTarInfo)  # type: ignore[call-overload]
+        return tarfile.open(fileobj=fileobj, mode="r|", bufsize=STREAM_BUFFER,  # type: ignore[call-overload]
+                            tarinfo=SafeTarInfo)
     except READ_ERRORS as exc:
         what = "not a tar archive" if compression == "none" else f"{compression}-compressed, but not a tar archive"
         raise NotACheckpoint(f"{what} ({exc})", path) from None
@@ -135,7 +136,7 @@ def open_tar(fileobj: object, compression: str, path: Path | str) -> tarfile.Tar
 
 def sniff_file(path: Path) -> str | None:
     """The compression of the file at `path` ("none" for a plain tar) or None if it is no tar we know."""
-    fd = open_readonly(path, follow=True)
+    fd, _ = open_regular(path, follow=True)
     try:
         return sniff(os.pread(fd, SNIFF_BYTES, 0))
     finally:
@@ -202,7 +203,7 @@ def index_spilled(path: Path, compression: str, limits: Limits) -> ArchiveIndex:
     scratch = ScratchDir()
     index = ArchiveIndex(path, compression, scratch=scratch)
     try:
-        fd = open_readonly(path, follow=True)
+        fd, _ = open_regular(path, follow=True)
         with os.fdopen(fd, "rb") as raw:
             guard = GuardedReader(raw, compression, path, limits)
             try:

@@ -51,7 +51,7 @@ class TarMember:
     name: str
     size: int
     mode: int
-    mtime: int
+    mtime: int | None       # None when the header's time is not a date (NaN, 1e20...)
     type: str
 
 

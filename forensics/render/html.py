@@ -35,6 +35,8 @@ from forensics.diff.memory import Namer, ValueChange, VmaMemoryChange
 from forensics.diff.timeline import Point, monotonic, series
 from forensics.errors import ForensicsError
 from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, findings, mask
+from forensics.locate.engines import from_timestamp, valid_timestamp
+from forensics.locate.views import open_evidence
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import X86_64_SYSCALLS, capability_names, signal_names
@@ -165,14 +167,14 @@ class Report:
 
 
 def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
+    with open_evidence(path) as fh:    # a fifo or a /proc file beside the images is refused, not read
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _archive_members(path: Path) -> list[ManifestEntry]:
     """SHA-256 of every member of a (gzip, xz, bzip2 or zstd) tar archive, read as a stream."""
     out: list[ManifestEntry] = []
-    with open(path, "rb") as fh:
+    with open_evidence(path, follow=True) as fh:
         head = fh.read(4)
         fh.seek(0)
         stream: Any = fh
@@ -183,14 +185,15 @@ def _archive_members(path: Path) -> list[ManifestEntry]:
             for member in tar:
                 name = f"{path.name}:{member.name}"
                 if not member.isfile():
-                    out.append(ManifestEntry(name, None, None, member.mtime, f"tar {member.type!r} entry"))
+                    out.append(ManifestEntry(name, None, None, valid_timestamp(member.mtime),
+                                             f"tar {member.type!r} entry"))
                     continue
                 data = tar.extractfile(member)
                 digest = hashlib.sha256()
                 if data is not None:
                     while chunk := data.read(1 << 20):
                         digest.update(chunk)
-                out.append(ManifestEntry(name, member.size, digest.hexdigest(), member.mtime))
+                out.append(ManifestEntry(name, member.size, digest.hexdigest(), valid_timestamp(member.mtime)))
     return out
 
 
@@ -200,6 +203,8 @@ def _file_entry(path: Path, name: str) -> ManifestEntry:
         if path.is_symlink():
             return ManifestEntry(name, None, None, st.st_mtime, f"symlink to {os.readlink(path)} (not followed)")
         return ManifestEntry(name, st.st_size, sha256_file(path), st.st_mtime)
+    except ForensicsError as e:
+        return ManifestEntry(name, None, None, None, f"not hashed: {e.message}")
     except OSError as e:
         return ManifestEntry(name, None, None, None, f"unreadable: {e.strerror}")
 
@@ -215,7 +220,7 @@ def manifest(target: str | Path, ck: Checkpoint) -> list[ManifestEntry]:
         out.append(_file_entry(archive, archive.name))
         try:
             out.extend(_archive_members(archive))
-        except (OSError, tarfile.TarError, EOFError, ImportError) as e:
+        except (OSError, tarfile.TarError, EOFError, ImportError, ForensicsError) as e:
             out.append(ManifestEntry(f"{archive.name}:*", None, None, None, f"members not listed: {e}"))
     if root.is_dir():
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -331,7 +336,8 @@ def hexa(n: int | None) -> str:
 
 
 def fmt_time(t: float | None) -> str:
-    return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = None if t is None else from_timestamp(t)
+    return "?" if when is None else when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def fmt_value(v: object, kind: str) -> str:
