@@ -30,6 +30,8 @@ either skips the member with a warning recorded on the source, or stops reading 
 | any other type                               | skipped, warning                                               |
 | size or data past the end of the archive     | reading stops there, warning; what came before is kept         |
 | more than Limits.max_members headers         | reading stops there, warning                                   |
+| a path more than MAX_DEPTH components deep    | skipped, warning (no runtime writes one; spilling it would     |
+|                                              | need recursive makedirs/rmtree as deep)                        |
 | a GNU long-name/long-link or pax header       | reading stops there, warning (tarfile would read the claimed   |
 | claiming more than MAX_HEADER_BYTES           | size into memory: 7 GB for a file name); `SafeTarInfo`         |
 | a time that is no date (NaN, inf, 1e20)       | kept as it is in the index; shown as unknown                   |
@@ -47,6 +49,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 PARENT_LINK = "parent"
+MAX_DEPTH = 64       # path components of one member (checkpoint/pages-1.img has 2)
 
 
 def normalize(name: str) -> str | None:
@@ -90,6 +93,9 @@ def decide(ti: tarfile.TarInfo) -> Decision:
         return Decision("skip", raw, reason=f"member {raw!r} has {why}; skipped")
     if path == "":
         return Decision("dir", "") if ti.isdir() else Decision("skip", raw, reason=f"member {raw!r} has no name")
+    if path.count("/") >= MAX_DEPTH:
+        return Decision("skip", path[:200], reason=f"member {path[:200]!r}... is nested {path.count('/') + 1} levels "
+                                                 f"deep (more than {MAX_DEPTH}); skipped")
     if ti.issparse():
         return Decision("skip", path, reason=f"member {path!r} is a sparse file; skipped")
     if ti.isreg():

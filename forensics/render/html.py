@@ -223,8 +223,14 @@ def manifest(target: str | Path, ck: Checkpoint) -> list[ManifestEntry]:
         except (OSError, tarfile.TarError, EOFError, ImportError, ForensicsError) as e:
             out.append(ManifestEntry(f"{archive.name}:*", None, None, None, f"members not listed: {e}"))
     if root.is_dir():
+        base = len(root.parts)
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
+            if len(Path(dirpath).parts) - base >= 64 and dirnames:
+                # os.walk recurses per level: a hostile tree thousands deep is not followed down.
+                out.append(ManifestEntry(str(Path(dirpath).relative_to(root)) + "/*", None, None, None,
+                                         "more than 64 levels deep; not hashed"))
+                dirnames.clear()
             for fn in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
                 p = Path(dirpath) / fn
                 out.append(_file_entry(p, str(p.relative_to(root))))
