@@ -34,10 +34,13 @@ from forensics.locate.compression import READ_ERRORS, SNIFF_BYTES, GuardedReader
 from forensics.locate.members import PARENT_LINK, SafeTarInfo, decide, forget_headers, resolve_link
 from forensics.locate.scratch import ScratchDir
 from forensics.locate.source import TAR, CheckpointMeta, Sizes, Source, image_sizes
-from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_regular
+from forensics.locate.views import Blob, Held, MappedFile, SharedMap, ViewReader, Window, open_regular
 
 CHECKPOINT_DIR = "checkpoint"
 STREAM_BUFFER = 1 << 20
+# Wrapper members (not CRIU images) up to this size are held in memory instead of spilled, within a budget.
+HELD_MEMBER = 64 << 10
+HELD_BUDGET = 256 << 20
 _COMPRESSED_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".tar.bz2", ".tar.xz", ".tar")
 
 
@@ -222,8 +225,16 @@ def index_spilled(path: Path, compression: str, limits: Limits) -> ArchiveIndex:
     return index
 
 
+def _is_image_path(name: str) -> bool:
+    """Could this member be a CRIU image (served with a real path)? Images sit in checkpoint/ or in a
+    directory of *.img files; anything else is a wrapper file."""
+    return name.startswith(f"{CHECKPOINT_DIR}/") or name.endswith(".img") or "/" not in name
+
+
 def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, root: Path) -> None:
     dups = 0
+    held = 0
+    made: set[Path] = set()
     while True:
         try:
             ti = tar.next()
@@ -237,13 +248,20 @@ def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, r
         if kept is None or kept[0] != "file":
             continue
         name = kept[1]
+        if ti.size <= HELD_MEMBER and held + ti.size <= HELD_BUDGET and not _is_image_path(name):
+            data = _read_member(tar, ti, name)
+            held += len(data)
+            index._put(name, Member(Held(data), ti.offset, ti.mtime))
+            continue
         if name in index.files:
             dups += 1
             dest = root / f"dup-{dups}" / name
         else:
             dest = root / "members" / name
         try:
-            os.makedirs(dest.parent, mode=0o700, exist_ok=True)
+            if dest.parent not in made:
+                os.makedirs(dest.parent, mode=0o700, exist_ok=True)
+                made.add(dest.parent)
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             index.warnings.append(f"member {name!r} could not be kept ({exc.strerror}); skipped")
@@ -259,6 +277,16 @@ def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, r
             dest.unlink()
             raise
         index._put(name, Member(MappedFile(dest, written), ti.offset, ti.mtime))
+
+
+def _read_member(tar: tarfile.TarFile, ti: tarfile.TarInfo, name: str) -> bytes:
+    src = tar.extractfile(ti)
+    assert src is not None
+    try:
+        return src.read(ti.size)
+    except READ_ERRORS as exc:
+        raise _Stop(f"member {name!r} ({ti.size} bytes at decompressed offset {ti.offset_data}) is cut off "
+                    f"({exc}); it and everything after it are skipped") from None
 
 
 def _copy(tar: tarfile.TarFile, ti: tarfile.TarInfo, name: str, out: BinaryIO) -> int:

@@ -177,7 +177,25 @@ class Window:
         """The shared mapping belongs to the archive; it is released there."""
 
 
-Blob = MappedFile | Window
+class Held:
+    """The bytes of a small wrapper member of a compressed archive, kept in memory: spilling costs a file
+    creation per member, and an archive of a million tiny members would spend minutes creating files."""
+
+    __slots__ = ("data", "path", "size")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        self.path: Path | None = None
+
+    def view(self) -> memoryview:
+        return memoryview(self.data)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+Blob = MappedFile | Window | Held
 
 
 def _release(view: memoryview | None, mapping: mmap.mmap | None) -> None:
