@@ -79,7 +79,7 @@ def test_given_path_is_special(tmp_path: Path) -> None:
     _fifo(tmp_path / "log")
     for args in (["inspect", str(tmp_path / "cp.tar")], ["doctor", str(tmp_path / "log")],
                  ["inspect", "/proc/self/mem"], ["ls", str(tmp_path)]):
-        code, _ = cli(*args, seconds=30)
+        cli(*args, seconds=30)
 
 
 # ------------------------------------------------------------------ address-space limit
