@@ -33,9 +33,11 @@ from typing import Any
 from forensics.diff.compare import Diff, diff_checkpoints
 from forensics.diff.memory import Namer, ValueChange, VmaMemoryChange
 from forensics.diff.timeline import Point, monotonic, series
-from forensics.errors import ForensicsError
+from forensics.errors import ArchiveError, ForensicsError
 from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, findings, mask
+from forensics.locate.compression import SNIFF_BYTES, GuardedReader, Limits, sniff
 from forensics.locate.engines import from_timestamp, valid_timestamp
+from forensics.locate.members import SafeTarInfo, forget_headers
 from forensics.locate.views import open_evidence
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
@@ -172,28 +174,33 @@ def sha256_file(path: Path) -> str:
 
 
 def _archive_members(path: Path) -> list[ManifestEntry]:
-    """SHA-256 of every member of a (gzip, xz, bzip2 or zstd) tar archive, read as a stream."""
+    """SHA-256 of every member of a (plain, gzip, xz, bzip2 or zstd) tar archive, read as a stream under
+    the archive limits (a bomb stops the listing with a note, it is not hashed to the end)."""
     out: list[ManifestEntry] = []
+    limits = Limits()
     with open_evidence(path, follow=True) as fh:
-        head = fh.read(4)
+        compression = sniff(fh.read(SNIFF_BYTES)) or "none"
         fh.seek(0)
-        stream: Any = fh
-        if head == b"\x28\xb5\x2f\xfd":
-            import zstandard
-            stream = zstandard.ZstdDecompressor().stream_reader(fh)
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            for member in tar:
-                name = f"{path.name}:{member.name}"
-                if not member.isfile():
-                    out.append(ManifestEntry(name, None, None, valid_timestamp(member.mtime),
-                                             f"tar {member.type!r} entry"))
-                    continue
-                data = tar.extractfile(member)
-                digest = hashlib.sha256()
-                if data is not None:
-                    while chunk := data.read(1 << 20):
-                        digest.update(chunk)
-                out.append(ManifestEntry(name, member.size, digest.hexdigest(), valid_timestamp(member.mtime)))
+        stream: Any = fh if compression == "none" else GuardedReader(fh, compression, path, limits)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo) as tar:
+                for member in tar:
+                    forget_headers(tar)
+                    if len(out) >= limits.max_members:
+                        raise ArchiveError(f"more than {limits.max_members} members; the rest are not hashed", path)
+                    name = f"{path.name}:{member.name}"
+                    if not member.isfile():
+                        out.append(ManifestEntry(name, None, None, valid_timestamp(member.mtime),
+                                                 f"tar {member.type!r} entry"))
+                        continue
+                    data = tar.extractfile(member)
+                    digest = hashlib.sha256()
+                    if data is not None:
+                        while chunk := data.read(1 << 20):
+                            digest.update(chunk)
+                    out.append(ManifestEntry(name, member.size, digest.hexdigest(), valid_timestamp(member.mtime)))
+        except ArchiveError as e:
+            out.append(ManifestEntry(f"{path.name}:*", None, None, None, f"members after these not hashed: {e.message}"))
     return out
 
 

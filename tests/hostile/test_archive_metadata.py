@@ -173,3 +173,20 @@ def test_million_members_zstd(tmp_path: Path) -> None:
     with within(60, "1.1 million members"), open_checkpoint(path) as src:
         assert any(f"more than {limit} members" in w for w in src.warnings), src.warnings[-3:]
         assert src.read("pages-1.img") == IMAGES["pages-1.img"]
+
+
+def test_report_of_archive_with_bomb_after_images(tmp_path: Path) -> None:
+    """The report hashes every member of the archive it was given: a bomb after the images stops that
+    listing at the archive limits too, with a note, instead of hashing 1 GiB of zeros."""
+    head = tarfile.TarInfo("junk/bomb")
+    head.size = 1 << 30
+    path = tmp_path / "bomb.tar.zst"
+    with open(path, "wb") as f, zstandard.ZstdCompressor(level=1).stream_writer(f) as w:
+        w.write(tar_bytes(podman_members())[:-1024] + head.tobuf())
+        for _ in range(1024):
+            w.write(bytes(1 << 20))
+        w.write(bytes(1024))
+    with within(60, "report of an archive holding a bomb"):
+        cli("report", str(path), "-o", str(tmp_path / "r.html"), seconds=60)
+    page = (tmp_path / "r.html").read_text()
+    assert "members after these not hashed" in page and "decompression bomb" in page
