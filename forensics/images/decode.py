@@ -184,6 +184,11 @@ class Image:
             except ImageError as exc:
                 errors.append(exc)
                 return
+            if count >= 1 and layout is Layout.SINGLE and reader is None:
+                # Only the first entry of a one-entry image is used: the rest are counted by their frames,
+                # not parsed (a forged core-N.img of 50,000 copies must not cost 50,000 decodings).
+                offset, count = frame.end, count + 1
+                continue
             type_name = first if count == 0 else rest
             msg = message_class(type_name)()
             try:

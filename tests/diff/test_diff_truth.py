@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from forensics.diff.compare import diff_checkpoints
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from tests.conftest import REPO, load_samples
 
 
@@ -87,8 +87,9 @@ def test_cli_json_document() -> None:
                        capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    for key in ("processes", "fds", "sockets", "mounts", "vmas", "memory", "values"):
+    for key in ("changes", "memory", "values", "matched"):
         assert key in doc
+    assert {c["section"] for c in doc["changes"]} <= {"processes", "fds", "sockets", "mounts", "vmas"}
     st = s2.truth["service_state"]
     rc = next(v for v in doc["values"] if v["address"] == st["addr"]["request_counter"])
     assert (rc["pid"], rc["old"], rc["new"]) == (st["pid"], 4, 1010)

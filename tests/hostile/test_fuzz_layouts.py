@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rich.console import Console
 
 from forensics.errors import ForensicsError
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import json as json_render
-from forensics.render import terminal
+from forensics.render import table as text
+from forensics.tables import inspect as t
+from forensics.tables.secrets import masker_for
 from tests.hostile import forge, mutate
 from tests.hostile.test_scale import within
 
@@ -36,7 +37,13 @@ def decode(target: Path) -> None:
     internal = [e for e in ck.errors if "internal error" in e]
     assert not internal, internal
     json_render.render(ck)
-    terminal.render(ck, terminal.Sections.everything(), Console(file=io.StringIO(), width=120))
+    masker = masker_for([ck], False)
+    procs = ck.processes
+    out = io.StringIO()
+    text.write_facts(t.summary(ck, masker), out)
+    text.write_tree("process tree", t.tree(ck, masker), out)
+    text.write([t.processes(procs, masker), t.threads(procs), t.fds(procs), t.sockets(procs), t.mappings(procs),
+                t.mounts(ck), t.environment(procs, masker)], out)
     if ck.source is not None:
         ck.source.close()
 

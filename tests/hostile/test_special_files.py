@@ -16,8 +16,8 @@ import pytest
 
 from forensics.errors import ForensicsError, ImageError
 from forensics.images.decode import open_image
+from forensics.loader import load_directory
 from forensics.locate.views import open_regular
-from forensics.model.load import load_directory
 from tests.hostile import forge
 from tests.hostile.test_scale import cli
 

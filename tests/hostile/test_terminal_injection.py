@@ -116,7 +116,7 @@ def test_memory_commands(hostile: Path) -> None:
 
 
 def _env_address(hostile: Path) -> str:
-    from forensics.model.load import load_directory
+    from forensics.loader import load_directory
 
     ck = load_directory(hostile)
     space = ck.memory[1]

@@ -14,7 +14,7 @@ from forensics.memory.grep import grep
 from forensics.memory.search import compile_pattern
 from forensics.memory.select import VmaFilter
 from forensics.memory.space import MemoryGap
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from tests.conftest import REPO, Sample, load_samples
 
 SECRET = b"CF-HEAP-SECRET-5f2a9c71d3e84b06"
@@ -77,7 +77,7 @@ def test_cli_grep_read_map() -> None:
     state = s.truth["service_state"]
     p = _cli("memory", "grep", "CF-HEAP-SECRET", str(s.images), "--json", "--pid", str(state["pid"]), "-C", "8")
     assert p.returncode == 0, p.stderr
-    hits = json.loads(p.stdout)
+    hits = json.loads(p.stdout)["matches"]
     assert [h["address"] for h in hits] == [state["addr"]["heap_secret"]]
     assert bytes.fromhex(hits[0]["context_hex"])[8:8 + 14] == b"CF-HEAP-SECRET"
     p = _cli("memory", "grep", "cf-heap-secret", str(s.images), "--count", "-i")
@@ -88,7 +88,7 @@ def test_cli_grep_read_map() -> None:
     p = _cli("memory", "read", str(s.images), "--pid", str(state["pid"]), "--address", "0x1000")
     assert p.returncode == 2 and "not mapped" in p.stderr and "Traceback" not in p.stderr
     p = _cli("memory", "map", str(s.images), "--pid", str(state["pid"]), "--kind", "heap", "--json")
-    rows = json.loads(p.stdout)
+    rows = json.loads(p.stdout)["mappings"]
     assert len(rows) == 1 and rows[0]["start"] <= state["addr"]["heap_secret"] < rows[0]["end"]
 
 

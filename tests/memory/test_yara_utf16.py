@@ -20,7 +20,7 @@ def test_yara_finds_heap_secret_and_env_token(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "forensics", "memory", "yara", str(rules), str(s.images), "--json"],
                        capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0, p.stderr
-    hits = json.loads(p.stdout)
+    hits = json.loads(p.stdout)["yara_matches"]
     secret = {(h["pid"], h["address"]) for h in hits if h["rule"] == "heap_secret"}
     assert secret == {(state["pid"], state["addr"]["heap_secret"]), (state["child_pid"], state["addr"]["heap_secret"])}
     assert {h["where"] for h in hits if h["rule"] == "token"} == {"[stack]"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import zstandard
 
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import json as json_render
 from tests.conftest import REPO, SAMPLES, load_samples
 
@@ -56,7 +56,7 @@ def test_podman_archive_matches_its_truth() -> None:
         assert {p.pid for p in ck.processes} == dumped
         sh = ck.process(1)
         assert sh.argv == ["/bin/sh", "-c", s.truth["command"]]
-        assert "files" in ck.wrapper and "config.dump" in ck.wrapper["files"]
+        assert "config.dump" in ck.wrapper.files
 
 
 def test_inspect_cli_same_output_for_dir_and_archive(tmp_path: Path) -> None:

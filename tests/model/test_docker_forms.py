@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from forensics.errors import NotACheckpoint
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from tests.conftest import REPO, SAMPLES, load_samples
 
 

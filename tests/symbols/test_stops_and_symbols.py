@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.resolve import BinaryResolver
 from forensics.model.flags import syscall_name
 from forensics.symbols.stops import stops_for
@@ -75,7 +75,8 @@ def test_missing_binary_is_named_and_raw_addresses_shown() -> None:
     s = service_samples(REPO / "samples")[0]
     p = _cli("inspect", str(s.images), "--threads")
     assert p.returncode == 0
-    assert "binaries not found" in p.stdout and "/usr/local/bin/service" in p.stdout
+    assert "binaries not found" in p.stderr and "/usr/local/bin/service" in p.stderr  # a warning: stderr
+    assert "binaries not found" not in p.stdout
     doc = json.loads(_cli("inspect", str(s.images), "--json").stdout)
     stop = doc["processes"][0]["threads"][0]["stop"]
     assert stop["symbol"] is None and "file not found: /usr/local/bin/service" in stop["note"]
@@ -105,7 +106,7 @@ def test_binary_from_an_archives_rootfs_diff(tmp_path: Path) -> None:
     import io
     import tarfile
 
-    from forensics.model.load import load_checkpoint
+    from forensics.loader import load_checkpoint
     from forensics.symbols.resolve import resolver_for as resolver_of_checkpoint
 
     s = next(x for x in service_samples(REPO / "samples") if x.scenario == "service")
@@ -121,5 +122,5 @@ def test_binary_from_an_archives_rootfs_diff(tmp_path: Path) -> None:
     ck = load_checkpoint(archive)
     stops = stops_for(ck, resolver_of_checkpoint(ck, None, None))
     assert stops[(1, 1)].location.symbol is not None and stops[(1, 1)].location.note is None
-    assert any(e["path"] == "usr/local/bin/service" or e["path"].endswith("/usr/local/bin/service")
-               for e in ck.wrapper["rootfs_diff"])
+    assert any(e.path == "usr/local/bin/service" or e.path.endswith("/usr/local/bin/service")
+               for e in ck.wrapper.rootfs_diff or [])
