@@ -482,7 +482,12 @@ def load_source(source: Source) -> Checkpoint:
 def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None) -> Checkpoint:
     """A checkpoint in any form: a CRIU image directory, a Docker checkpoint by name (under the Docker
     data root or a --checkpoint-dir), or a Podman/CRI-O/containerd archive, plain or compressed."""
-    return load_source(open_source(target, docker_root=docker_root, container=container))
+    source = open_source(target, docker_root=docker_root, container=container)
+    try:
+        return load_source(source)
+    except BaseException:
+        source.close()        # an archive's scratch directory goes now, not at exit
+        raise
 
 
 open_checkpoint = load_checkpoint

@@ -48,7 +48,8 @@ def mutate_directory(d: Path, kind: str, a: int, b: int) -> None:
         if image.header is not None:
             data = image.data().tobytes()
             head, body = data[:image.header.length], data[image.header.length:]
-            p.write_bytes(head + body * (2 + b % 2000))
+            times = min(2 + b % 2000, max(1, (16 << 20) // max(1, len(body))))   # at most ~16 MiB
+            p.write_bytes(head + body * times)
     elif kind == "rename":
         other = d / names[b % len(names)]
         if other != p:

@@ -2,7 +2,7 @@
 mutations to a copy of a real checkpoint directory, or to the members and bytes of the real Podman
 export, and every input must end in a result (possibly partial) or a ForensicsError within 10 s, through
 open, the loader, and the JSON and terminal renderers, with no "internal error". CI runs
-FUZZ_LAYOUT_EXAMPLES=120 of each; `fuzz/layouts.py` runs a long campaign."""
+FUZZ_LAYOUT_EXAMPLES=80 of each; `fuzz/layouts.py` runs a long campaign."""
 
 from __future__ import annotations
 
@@ -24,28 +24,30 @@ from forensics.tables.secrets import masker_for
 from tests.hostile import forge, mutate
 from tests.hostile.test_scale import within
 
-EXAMPLES = int(os.environ.get("FUZZ_LAYOUT_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("FUZZ_LAYOUT_EXAMPLES", "80"))
 PODMAN_TAR = forge.SAMPLES / "podman" / "checkpoint.tar"
 
 
 def decode(target: Path) -> None:
-    """Everything a command does with a checkpoint: open, load, JSON and every terminal section."""
+    """Everything a command does with a checkpoint: open, load, JSON and every text section."""
     try:
         ck = load_checkpoint(target)
     except ForensicsError:
         return
-    internal = [e for e in ck.errors if "internal error" in e]
-    assert not internal, internal
-    json_render.render(ck)
-    masker = masker_for([ck], False)
-    procs = ck.processes
-    out = io.StringIO()
-    text.write_facts(t.summary(ck, masker), out)
-    text.write_tree("process tree", t.tree(ck, masker), out)
-    text.write([t.processes(procs, masker), t.threads(procs), t.fds(procs), t.sockets(procs), t.mappings(procs),
-                t.mounts(ck), t.environment(procs, masker)], out)
-    if ck.source is not None:
-        ck.source.close()
+    try:
+        internal = [e for e in ck.errors if "internal error" in e]
+        assert not internal, internal
+        json_render.render(ck)
+        masker = masker_for([ck], False)
+        procs = ck.processes
+        out = io.StringIO()
+        text.write_facts(t.summary(ck, masker), out)
+        text.write_tree("process tree", t.tree(ck, masker), out)
+        text.write([t.processes(procs, masker), t.threads(procs), t.fds(procs), t.sockets(procs),
+                    t.mappings(procs), t.mounts(ck), t.environment(procs, masker)], out)
+    finally:
+        if ck.source is not None:
+            ck.source.close()
 
 
 directory_mutation = st.tuples(st.sampled_from(mutate.DIR_KINDS), st.integers(0, 1000), st.integers(0, 1000))
