@@ -52,4 +52,5 @@ class CheckpointMeta:
     checkpoint_name: str | None = None
     checkpoint_time: Timestamp | None = None
     sizes: Sizes = field(default_factory=Sizes)
+    docker_root: Path | None = None     # the Docker data root a "docker-root" checkpoint lives under
     warnings: list[str] = field(default_factory=list)

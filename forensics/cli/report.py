@@ -94,13 +94,6 @@ def report(
 
 # ------------------------------------------------------------------ capture
 
-EXPERIMENTAL_FIX = ("the Docker daemon is not in experimental mode (\"checkpoint is only supported in experimental "
-                    "mode\"): start dockerd with --experimental, or put \"experimental\": true in "
-                    "/etc/docker/daemon.json and restart it")
-CRIU_FIX = ("CRIU is not installed where the Docker daemon runs: install it there (Debian: apt-get install criu; "
-            "kernels from 6.16 need CRIU 4.2 or newer)")
-
-
 def _docker(*args: str, timeout: float = DOCKER_TIMEOUT) -> subprocess.CompletedProcess[str]:
     docker = shutil.which("docker")
     if docker is None:
@@ -119,22 +112,23 @@ def _last_line(p: subprocess.CompletedProcess[str]) -> str:
 
 
 def checkpoint_error(output: str) -> str:
-    """What a failed `docker checkpoint create` means, with the fix when it is a known cause."""
-    low = output.lower()
-    if "experimental mode" in low or "only supported in experimental" in low:
-        return EXPERIMENTAL_FIX
-    if "criu" in low and any(s in low for s in ("executable file not found", "no such file", "not found in $path",
-                                                "criu: not found", "command not found")):
-        return CRIU_FIX
+    """What a failed `docker checkpoint create` means, with the fix, from doctor's rule table."""
+    from forensics.doctor.rules import explain
+
+    rule = explain(output)
+    if rule is not None:
+        return f"{rule.title}: {rule.fix}"
     lines = [x.strip() for x in output.splitlines() if x.strip()]
-    return "docker checkpoint create failed: " + (lines[-1] if lines else "no output")
+    return "docker checkpoint create failed: " + (lines[-1] if lines else "no output") + \
+        " (forensics doctor explains CRIU's dump.log)"
 
 
 def default_name() -> str:
     return "forensics-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@app.command()
+@app.command(epilog="Examples:\n\n  forensics capture my-container              # a checkpoint (kept running) + its report\n"
+             "  forensics capture web-1 --name incident-42 --rootfs ./image")
 def capture(
     container: str = typer.Argument(..., help="The running container to checkpoint (name or id)."),
     name: Optional[str] = typer.Option(None, "--name", help="Checkpoint name (default forensics-<UTC time>)."),

@@ -17,12 +17,8 @@ from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
 from forensics.model.vma import KERNEL_KINDS
-from forensics.model.flags import capability_names
+from forensics.model.flags import DOCKER_DEFAULT_CAPS, capability_names
 from forensics.model.secrets import SECRET_NAME, SECRET_VALUE, mask
-
-# Docker's default capability set for a root container process (moby's defaults).
-DOCKER_DEFAULT_CAPS = {"chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
-                       "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +222,8 @@ def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iter
                 continue    # a fifo or device where the binary should be: nothing to compare with
             with fh:
                 for addr, data in space.vma_segments(v):
-                    for off in range(0, len(data), 4096):
-                        page = data[off:off + 4096]
+                    for off in range(0, len(data), p.page_size):
+                        page = data[off:off + p.page_size]
                         fh.seek(v.pgoff + addr + off - v.start)
                         if fh.read(len(page)) != page.tobytes():
                             changed.append(addr + off)

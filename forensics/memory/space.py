@@ -15,11 +15,13 @@ import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from forensics.errors import ForensicsError
 
 from forensics.images.pagemap import PE_PARENT, PE_PRESENT
+from forensics.model.vma import Vma
 
 
 # How `--as` reads a value: little-endian, as on every architecture CRIU checkpoints here.
@@ -56,17 +58,18 @@ DAMAGED = 1 << 31
 class RunLike(Protocol):
     """A normalised pagemap run (forensics.images.pagemap.PagemapRun)."""
 
-    vaddr: int
-    nr_pages: int
-    flags: int
-    pages_offset: int | None
+    @property
+    def vaddr(self) -> int: ...
+    @property
+    def nr_pages(self) -> int: ...
+    @property
+    def flags(self) -> int: ...
+    @property
+    def pages_offset(self) -> int | None: ...
 
 
-class VmaLike(Protocol):
-    start: int
-    end: int
-    kind: str
-    path: str | None
+# The mappings an address space is laid over: the model's own (memory sits above the model).
+VmaLike = Vma
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +105,16 @@ class PageStore:
     """One pagemap's runs over one pages buffer, with an optional parent store for PE_PARENT pages."""
 
     def __init__(self, runs: Sequence[Run], pages: memoryview | bytes, parent: PageStore | None = None,
-                 page_size: int = 4096, name: str = "") -> None:
+                 page_size: int = 4096, name: str = "", pages_path: Path | None = None) -> None:
         self.runs = list(runs)
         self._starts = [r.start for r in self.runs]
         self.pages = memoryview(pages)
         self.parent = parent
         self.page_size = page_size
         self.name = name
+        # The pages file on disk, when it is a real file (not an archive member): lets a writer copy
+        # pages file-to-file in the kernel (copy_file_range) instead of through this process.
+        self.pages_path = pages_path
 
     def run_at(self, addr: int) -> Run | None:
         i = bisect.bisect_right(self._starts, addr) - 1

@@ -77,12 +77,14 @@ def _vector_regs(words: Iterable[int]) -> list[str]:
 def registers(core: Message) -> Registers | None:
     if has(core, "thread_info"):
         ti = core.thread_info
-        gp = {name: getattr(ti.gpregs, name) for name in GP_REGS if has(ti.gpregs, name)}
+        gp: dict[str, int] = {name: getattr(ti.gpregs, name) for name in GP_REGS if has(ti.gpregs, name)}
         fpu = None
         if has(ti, "fpregs"):
             fp = ti.fpregs
             fpu = {"mxcsr": fp.mxcsr, "cwd": fp.cwd, "swd": fp.swd,
-                   "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space)}
+                   "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space),
+                   # the rest of the FXSAVE image, for an ELF core's NT_FPREGSET
+                   "twd": fp.twd, "fop": fp.fop, "rip": fp.rip, "rdp": fp.rdp, "mxcsr_mask": fp.mxcsr_mask}
             if has(fp, "xsave"):
                 xs = fp.xsave
                 fpu["xstate_bv"] = xs.xstate_bv
@@ -93,7 +95,7 @@ def registers(core: Message) -> Registers | None:
                              ("ti_loongarch64", "loongarch64")):
         if has(core, arch_field):
             ti = getattr(core, arch_field)
-            gp: dict[str, int] = {}
+            gp = {}
             if has(ti, "gpregs"):
                 for fd, value in ti.gpregs.ListFields():
                     if fd.label != fd.LABEL_REPEATED and isinstance(value, int):
@@ -416,6 +418,11 @@ def mounts(images: Images, mnt_ns_ids: Iterable[int]) -> list[Mount]:
             fstype = MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
             if fstype == "auto" and has(m, "fsname"):
                 fstype = text(m.fsname)
+            elif fstype == "unsupported":
+                # CRIU records no type for a mount it does not restore itself (an external bind mount such as
+                # Docker's /etc/hosts): say so, rather than naming a filesystem "unsupported".
+                fstype = "external (type not recorded)" if (topt(m, "ext_key") or opt(m, "ext_mount")) \
+                    else "not recorded by CRIU"
             out.append(Mount(
                 mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, mountpoint=text(m.mountpoint), fstype=fstype,
                 source=topt(m, "source") or "", options=topt(m, "options") or "", root=text(m.root),

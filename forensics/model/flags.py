@@ -6,6 +6,10 @@ means every renderer prints the same word for the same bit.
 
 from __future__ import annotations
 
+# Docker's default capability set for a root container process (moby's defaults).
+DOCKER_DEFAULT_CAPS = {"chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+                       "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap"}
+
 CAPABILITIES = [
     "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
     "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",

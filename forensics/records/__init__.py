@@ -39,13 +39,15 @@ class Kind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Column:
     """One column. `key` names it in JSON/CSV, `header` on text. `brief` columns are the ones a terminal
-    table shows by default; machine formats carry every column."""
+    table shows by default; machine formats carry every column. A `quiet_when_zero` column is left out of
+    a text table in which it says nothing (no incremental parent: no IN PARENT column)."""
 
     key: str
     header: str
     kind: Kind
     doc: str = ""
     brief: bool = True
+    quiet_when_zero: bool = False   # text leaves it out when every row has 0 or nothing (IN PARENT, say)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,8 @@ def fd_doc(fd: f.Fd) -> dict[str, Any]:
             doc["socket_type"] = value
             continue
         if isinstance(value, list):
-            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+                     for v in value]
         doc[field.name] = value
     if isinstance(obj, f.RegularFile):
         doc["flag_words"] = open_flag_words(obj.flags)
@@ -63,12 +64,16 @@ def stop_doc(stop: Any) -> dict[str, Any] | None:
             "text": str(loc),
             "instructions": [{"address": i.address, "bytes": i.bytes_hex, "text": f"{i.mnemonic} {i.op_str}".strip(),
                               "current": i.current} for i in stop.instructions],
-            "frames": [{"ip": fr.ip, "method": fr.method, "heuristic": fr.heuristic, "text": str(floc)}
-                       for fr, floc in stop.frames]}
+            # `heuristic` stays for schema 1 readers: frames are now only proven ones, guesses are stack_hits.
+            "frames": [{"ip": fr.ip, "sp": fr.sp, "method": str(fr.method), "heuristic": False,
+                        "return_address": fr.is_return_address, "text": str(floc)} for fr, floc in stop.frames],
+            "unwind": None if stop.unwind is None else {"end": str(stop.unwind.end), "detail": stop.unwind.detail,
+                                                        "complete": stop.unwind.complete},
+            "stack_hits": [{"slot": h.slot, "value": h.value, "text": str(hloc)} for h, hloc in stop.stack_hits]}
 
 
 def thread_doc(t: Thread, stop: Any = None) -> dict[str, Any]:
-    regs = None
+    regs: dict[str, Any] | None = None
     if t.registers is not None:
         regs = dict(t.registers.gp)
         regs["arch"] = t.registers.arch

@@ -1,8 +1,8 @@
 """Any declared table as text: a rich table on a terminal, a plain aligned layout in a pipe or file.
 
-Outside a terminal nothing is wrapped or folded: a row is one line at its natural width, so an address,
-a number or a path is never split and `| grep` finds whole rows. On a terminal, only evidence text
-columns may fold; numbers and addresses never do.
+Nothing is ever wrapped, folded or cut by us: a row is one line at its natural width, so an address, a
+number or a path is never split and `| grep` finds whole rows. On a terminal a table that fits is drawn
+with rich; one that does not is printed plain, and the terminal wraps whole lines.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from forensics.records.format import printable, text
 MAX_ROWS = int(os.environ.get("FORENSICS_MAX_ROWS", "5000") or 5000)
 # The tree is indented at most this deep; deeper lines say their depth instead.
 TREE_DEPTH = 32
-# Columns whose text can be long and may fold on a terminal; every other kind is kept whole.
-FOLDS = {Kind.EVIDENCE, Kind.WORDS, Kind.BYTES, Kind.TIME}
 
 
 def shown_columns(table: Table, wide: bool) -> list[int]:
-    return [i for i, c in enumerate(table.type.columns) if wide or c.brief]
+    if wide:
+        return list(range(len(table.type.columns)))
+    return [i for i, c in enumerate(table.type.columns)
+            if c.brief and not (c.quiet_when_zero and not any(r[i] for r in table.rows))]
 
 
 def cells(table: Table, wide: bool = False, human: bool = True) -> tuple[list[Column], list[list[str]]]:
@@ -69,14 +70,19 @@ def rich_table(table: Table, wide: bool = False):  # noqa: ANN201 - rich.table.T
                   header_style="bold")
     cols, rows = cells(table, wide)
     for c in cols:
-        if c.kind in FOLDS:
-            t.add_column(c.header, overflow="fold")
-        else:
-            t.add_column(c.header, no_wrap=True, overflow="ignore",
-                         justify="right" if c.kind in (Kind.INT, Kind.SIZE) else "left")
+        t.add_column(c.header, no_wrap=True, justify="right" if c.kind in (Kind.INT, Kind.SIZE) else "left")
     for r in rows:
         t.add_row(*r)
     return t
+
+
+def fits(table: Table, wide: bool, width: int) -> bool:
+    """Whether the boxed table fits with every cell whole (a path split over two lines no longer greps)."""
+    cols, rows = cells(table, wide)
+    need = 0
+    for i, c in enumerate(cols):
+        need += (max(len(c.header), *(len(r[i]) for r in rows)) if rows else len(c.header)) + 3
+    return need <= width
 
 
 def is_terminal(out: TextIO) -> bool:
@@ -109,6 +115,11 @@ def write(tables: Iterable[Table], out: TextIO | None = None, wide: bool = False
         # rich lays out ~1,000 rows a second: a terminal shows at most MAX_ROWS of a table (a million
         # mappings would take most of an hour); a pipe, CSV and JSON have every row.
         table = table.limited(MAX_ROWS, "FORENSICS_MAX_ROWS=N raises it; a pipe or --json has them all")
+        if not fits(table, wide, console.width):
+            # Numbers and addresses are never cut or folded: a table too wide for the terminal is printed
+            # at its natural width and the terminal wraps whole lines.
+            plain(table, out, wide)
+            continue
         console.print(rich_table(table, wide))
         note = footer(table)
         if note:

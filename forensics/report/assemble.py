@@ -166,8 +166,7 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
 def page_bins(ck: Checkpoint, pid: int, vma: Vma, bins: int) -> list[tuple[int, int, int, int]]:
     """(dumped, parent, lazy, pages) for `bins` equal slices of a mapping, from its page store."""
     space = ck.memory.get(pid)
-    proc = ck.process(pid)
-    PAGE = proc.page_size if proc is not None else 4096  # noqa: N806 - the page size of this process
+    PAGE = ck.page_size_of(pid)  # noqa: N806 - the page size of this process
     pages = max(vma.size // PAGE, 1)
     bins = max(1, min(bins, pages))
     store, base = None, vma.start

@@ -14,7 +14,12 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from forensics.errors import ForensicsError
+
+if TYPE_CHECKING:
+    from forensics.locate.scratch import ScratchDir
 
 MAX_LINKS = 40
 
@@ -64,7 +69,7 @@ class WrittenFiles:
     def __init__(self, tar_bytes: memoryview) -> None:
         self.data = tar_bytes
         self._index: dict[str, tarfile.TarInfo] | None = None
-        self._scratch = None
+        self._scratch: ScratchDir | None = None
         self._done: dict[str, Path] = {}
 
     def _members(self) -> dict[str, tarfile.TarInfo]:
@@ -171,7 +176,6 @@ def resolver_for(ck, roots: list[Path] | None, pairs: list[str] | None) -> Binar
     if source is not None and "rootfs-diff.tar" in source.wrapper_files():
         resolver.written = WrittenFiles(source.read_wrapper("rootfs-diff.tar"))
     info = ck.info
-    if info.layout == "docker-root" and info.container_id:
-        docker_root = Path(info.path).parents[3]
-        resolver.roots.extend(docker_layers(docker_root, info.container_id))
+    if info.meta.docker_root is not None and info.container_id:
+        resolver.roots.extend(docker_layers(info.meta.docker_root, info.container_id))
     return resolver

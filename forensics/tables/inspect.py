@@ -8,7 +8,7 @@ from typing import Any
 
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.flags import capability_names, signal_names
+from forensics.model.flags import DOCKER_DEFAULT_CAPS, capability_names, signal_names
 from forensics.model.words import fd_detail, fd_flags, syscall_text
 from forensics.model.process import Process
 from forensics.model.secrets import Masker
@@ -25,8 +25,10 @@ def processes(procs: Iterable[Process], masker: Masker) -> Table:
     t = Table(PROCESS)
     for p in procs:
         c = p.creds
-        t.add(p.pid, p.ppid, p.pgid, p.sid, p.comm, p.state, c.uids[1] if c else None,
-              capability_names(c.cap_eff) if c else None, p.seccomp_mode, len(p.threads), argv_text(p, masker))
+        caps = capability_names(c.cap_eff) if c else None
+        extra = [x for x in caps if x not in DOCKER_DEFAULT_CAPS] if caps is not None else None
+        t.add(p.pid, p.ppid, p.pgid, p.sid, p.comm, p.state, c.uids[1] if c else None, extra, caps,
+              p.seccomp_mode, len(p.threads), argv_text(p, masker))
     return t
 
 

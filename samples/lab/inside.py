@@ -146,7 +146,7 @@ def busybox_rootfs(dest: Path) -> None:
             (dest / "bin" / a).symlink_to("busybox")
 
 
-NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve"}
+NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve", "fleet"}
 
 
 def import_images(wanted: list[str]) -> None:
@@ -163,6 +163,21 @@ def import_images(wanted: list[str]) -> None:
         "-o", str(binary), "/lab/service/service.c")
     shutil.copy2(binary, svc / "usr/local/bin/service")
     run("sh", "-c", f"tar -C {svc} -c . | docker import - cf-service:latest")
+
+
+def import_goservice() -> None:
+    """The Go scenario's image: busybox and the static Go service, built here with the rootfs's Go."""
+    img = Path("/tmp/img-goservice")
+    if img.exists():
+        return
+    busybox_rootfs(img)
+    binary = OUT / "goservice-bin" / "goservice"
+    binary.parent.mkdir(exist_ok=True)
+    run("env", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-buildvcs=false", "HOME=/tmp",
+        "GOCACHE=/tmp/gocache", "GOPATH=/tmp/gopath", "go", "build", "-trimpath", "-o", str(binary),
+        "/lab/goservice/main.go", timeout=600)
+    shutil.copy2(binary, img / "usr/local/bin/goservice")
+    run("sh", "-c", f"tar -C {img} -c . | docker import - cf-goservice:latest")
 
 
 # ---------------------------------------------------------------- helpers
@@ -669,6 +684,91 @@ def scenario_shell() -> None:
     run("docker", "rm", "-f", name)
 
 
+FLEET_IOC = "cf-ioc-beacon-91d2e7a4c3b8f065.evil.example"
+# (container, engine, checkpoints): 2 Docker containers and 2 Podman ones, 8 checkpoints each.
+FLEET = [("fleet-d1", "docker", 8), ("fleet-d2", "docker", 8), ("fleet-p1", "podman", 8), ("fleet-p2", "podman", 8)]
+# Which checkpoints carry the IOC: (container, 1-based checkpoint number).
+FLEET_PLANTED = {("fleet-d1", 3), ("fleet-d2", 6), ("fleet-p2", 5)}
+
+
+def scenario_fleet() -> None:
+    """A fleet for `forensics hunt`: 32 checkpoints of the service, 16 by Docker (directories in its data
+    root) and 16 Podman exports (zstd archives), each after a different `add N`. In 3 of them the last
+    control line the service received before the checkpoint was FLEET_IOC (an unknown command: it stays
+    in the handler's stack buffer); right after those checkpoints a 128-byte filler line overwrites that
+    buffer, so the IOC is in exactly those 3. Ground truth per checkpoint is the service's own `state`
+    and whether it was planted: fleet/index.json (this scenario's own index; it has no crit reference
+    and no /proc capture, so the per-sample tests of the other scenarios do not iterate over it)."""
+    sc = "fleet"
+    out = OUT / sc
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    podman = shutil.which("podman") is not None
+    if podman:
+        DAEMONS.podman_used = True
+        run("sh", "-c", f"tar -C /tmp/img-service -c . | {' '.join(PODMAN)} import - localhost/cf-service:latest")
+    step = 0
+    for name, engine, count in FLEET:
+        if engine == "podman" and not podman:
+            raise RuntimeError("podman is not installed in the rootfs: the fleet needs it")
+        if engine == "docker":
+            pid, _ = start_service(name)
+        else:
+            run(*PODMAN, "run", "--network", "none", "--security-opt", "seccomp=unconfined", "--name", name, "-d",
+                "-e", f"SERVICE_TOKEN={SERVICE_TOKEN}", "localhost/cf-service",
+                "/usr/local/bin/service", "--port", str(SERVICE_PORT), "--dir", "/tmp")
+            wait_for(lambda: "READY" in run(*PODMAN, "logs", name, check=False).stdout, "the podman service")
+            pid = int(run(*PODMAN, "inspect", "-f", "{{.State.Pid}}", name).stdout.strip())
+        for i in range(1, count + 1):
+            step += 1
+            replies = [control(pid, f"add {step * 7 + i}")]
+            planted = (name, i) in FLEET_PLANTED
+            if planted:
+                replies.append(control(pid, FLEET_IOC))
+            ckpt = f"ck{i:02d}"
+            t0 = time.time()
+            if engine == "docker":
+                docker_checkpoint(sc, name, ckpt)
+                t1 = time.time()
+                images = copy_docker_checkpoint(sc, name, ckpt)
+                where = {"images": str(images.relative_to(OUT)), "archive": None,
+                         "docker_root": f"{sc}/docker-root"}
+            else:
+                archive = out / f"{name}-{ckpt}.tar.zst"
+                run(*PODMAN, "container", "checkpoint", "--leave-running", "--export", str(archive), name)
+                t1 = time.time()
+                where = {"images": None, "archive": str(archive.relative_to(OUT))}
+            if planted:
+                control(pid, "x" * 127)
+            state = json.loads(control(pid, "state"))
+            entries.append({"scenario": sc, "name": f"{name}/{ckpt}", "engine": engine, "container": name,
+                            "checkpoint": ckpt, "taken_at": (t0 + t1) / 2, "planted": planted,
+                            "service_state": state, "control_replies": replies, **where})
+        if engine == "docker":
+            run("docker", "rm", "-f", name)
+        else:
+            run(*PODMAN, "rm", "-f", "-t", "0", name)
+    (out / "index.json").write_text(json.dumps({"ioc": FLEET_IOC, "baseline": "fleet-d1/ck01",
+                                                "checkpoints": entries}, indent=1) + "\n")
+def scenario_goservice() -> None:
+    """A static Go service (lab/goservice): goroutines that logged their ids and functions (the truth),
+    checkpointed once by `docker checkpoint create --leave-running`."""
+    sc, name = "goservice", "gosvc"
+    import_goservice()
+    # Go >= 1.24 listens with MPTCP, which CRIU 4.2 cannot dump ("Unsupported proto 262"): plain TCP.
+    run("docker", "run", "--security-opt=seccomp:unconfined", "--name", name, "-d",
+        "-e", "GODEBUG=multipathtcp=0", "cf-goservice", "/usr/local/bin/goservice")
+    wait_for(lambda: any(l.endswith("READY") for l in docker_logs(name)), "the Go service to be ready")
+    state = json.loads(next(l.split(" ", 1)[1] for l in docker_logs(name) if " {" in l))
+    before, after, t = checkpoint_with_truth(name, lambda: docker_checkpoint(sc, name, "checkpoint1"))
+    images = copy_docker_checkpoint(sc, name, "checkpoint1")
+    record(sc, "checkpoint1", images, {"scenario": sc, "checkpoint": "checkpoint1", "container": name,
+                                        "engine": "docker", "taken_at": t, "before": before, "after": after,
+                                        "go_state": state}, engine="docker", container=name,
+           docker_root=f"{sc}/docker-root", binary="goservice-bin/goservice")
+    run("docker", "rm", "-f", name)
+
+
 SCENARIOS = {
     "counter": scenario_counter,
     "service": scenario_service,
@@ -677,6 +777,8 @@ SCENARIOS = {
     "failures": scenario_failures,
     "podman": scenario_podman,
     "shell": scenario_shell,
+    "fleet": scenario_fleet,
+    "goservice": scenario_goservice,
     "bench": scenario_bench,
     "serve": scenario_serve,
 }

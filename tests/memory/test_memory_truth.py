@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from forensics.memory.search import compile_pattern
 from forensics.memory.select import VmaFilter
 from forensics.memory.space import MemoryGap
 from forensics.loader import load_directory
+from tests.cli import forensics as _cli
 from tests.conftest import REPO, Sample, load_samples
 
 SECRET = b"CF-HEAP-SECRET-5f2a9c71d3e84b06"
@@ -68,8 +67,6 @@ def test_gaps_are_reported_not_zeros(run_root: Path) -> None:
         space.read(state["addr"]["file_region"], 8)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_cli_grep_read_map() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import zstandard
 
 from forensics.loader import load_checkpoint
 from forensics.render import json as json_render
-from tests.conftest import REPO, SAMPLES, load_samples
+from tests.cli import forensics
+from tests.conftest import SAMPLES, load_samples
 
 
 def _model(ck) -> dict:  # noqa: ANN001
@@ -64,8 +63,7 @@ def test_inspect_cli_same_output_for_dir_and_archive(tmp_path: Path) -> None:
     tar = _pack(s.images, tmp_path / "svc.tar", None)
 
     def run(target: Path) -> dict:
-        p = subprocess.run([sys.executable, "-m", "forensics", "inspect", str(target), "--json"],
-                           capture_output=True, text=True, cwd=REPO)
+        p = forensics("inspect", str(target), "--json")
         assert p.returncode == 0, p.stderr
         doc = json.loads(p.stdout)
         for key in ("checkpoint", "wrapper"):

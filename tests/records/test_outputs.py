@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import forensics as run
 from tests.conftest import REPO, SAMPLES, bundled_samples
 
 # The secrets the lab planted: the service's environment token and a token typed into the shell.
@@ -21,9 +22,6 @@ SECRETS = ("cf-token-3a9d0c5e7b214f68", "tok-7f3a9b2c51d0")
 ALL = bundled_samples()
 
 
-def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
 
 
 def target(s) -> str:  # noqa: ANN001

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, bundled_samples
+from tests.cli import forensics as run
+from tests.conftest import bundled_samples
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def _copy_with_fresh_mtimes(src: Path, dest: Path, when: float) -> Path:

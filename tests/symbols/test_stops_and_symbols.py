@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from forensics.loader import load_directory
 from forensics.symbols.resolve import BinaryResolver
 from forensics.model.flags import syscall_name
 from forensics.symbols.stops import stops_for
+from tests.cli import forensics as _cli
 from tests.conftest import REPO, load_samples
 
 # What each thread of the service blocks in (samples/lab/service/README.md): the libc function whose
@@ -45,8 +45,6 @@ def test_each_thread_stops_where_proc_said(run_root: Path) -> None:
                 assert syscall_name(t["syscall"]) in {"accept", "futex", "read", "clock_nanosleep"}
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_globals_read_by_symbol_match_logged_values() -> None:
