@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from forensics.cli import _register, app
 from forensics.errors import ForensicsError
 from forensics.loader import load_directory
+from forensics.locate.scratch import remove_live
 from forensics.render import json as json_render
 from tests.hostile import forge
 
@@ -40,8 +41,11 @@ def within(seconds: int, what: str) -> Iterator[None]:
 
 def cli(*args: str, seconds: int = 60) -> tuple[int, str]:
     _register([])
-    with within(seconds, " ".join(args)):
-        result = CliRunner().invoke(app, list(args))
+    try:
+        with within(seconds, " ".join(args)):
+            result = CliRunner().invoke(app, list(args))
+    finally:
+        remove_live()      # in-process: what exit does for an archive's scratch directory
     if isinstance(result.exception, ForensicsError):       # forensics.cli.main prints it as one line, exit 2
         return 2, result.stdout
     if result.exception is not None and not isinstance(result.exception, SystemExit):
