@@ -12,17 +12,21 @@ byte offset, and what decoded before the damage is still used.
 
 from __future__ import annotations
 
-import io
-import json
+import os
 import re
 import tarfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from forensics.errors import ImageError, NotACheckpoint
+from forensics.errors import ArchiveError, ForensicsError, ImageError, NotACheckpoint
 from forensics.images.decode import Image, open_image_data
+from forensics.locate import metajson
+from forensics.locate.compression import SNIFF_BYTES, GuardedReader, Limits, sniff
+from forensics.locate.engines import valid_timestamp
+from forensics.locate.members import SafeTarInfo, forget_headers
 from forensics.locate.resolve import open_checkpoint as open_source
+from forensics.locate.views import ViewReader, open_evidence
 from forensics.locate.rootfs_diff import rootfs_diff
 from forensics.locate.source import Source
 from forensics.records import Timestamp, TimeSource
@@ -39,6 +43,9 @@ from forensics.model.process import Process
 
 PAGE_SIZE = 4096
 MAX_TMPFS_MEMBERS = 100_000
+# A tmpfs archive is only listed, but listing a gzip stream means inflating all of it.
+TMPFS_LIMITS = Limits(max_bytes=16 << 30)
+STDIO_BYTES = 1 << 20          # descriptors.json: CRIU writes three short strings
 AT_PAGESZ = 6
 
 
@@ -52,6 +59,7 @@ class ImageSet:
         self.names = source.list()
         self._names = set(self.names)
         self._images: dict[str, Image] = {}
+        self._unreadable: set[str] = set()
         self.errors: list[str] = []
         self.warnings: list[str] = list(source.warnings)
 
@@ -62,10 +70,26 @@ class ImageSet:
         if name not in self._names:
             return None
         if name not in self._images:
-            img = open_image_data(self.directory / name, self.source.read(name))
+            data = self._read(name)
+            if data is None:
+                return None
+            img = open_image_data(self.directory / name, data)
             self._images[name] = img
             self.warnings.extend(f"{name}: {w}" for w in img.warnings)
         return self._images[name]
+
+    def _read(self, name: str) -> memoryview | None:
+        """The bytes of one image, or None with the reason in `errors` (a file that vanished, became a
+        fifo, or cannot be mapped under the address-space limit): one unreadable image costs what needs
+        it, not the whole checkpoint."""
+        if name in self._unreadable:
+            return None
+        try:
+            return self.source.read(name)
+        except ForensicsError as exc:
+            self._unreadable.add(name)
+            self.note_errors([exc if exc.path else ImageError(exc.message, self.directory / name)])
+            return None
 
     def note_errors(self, errors: list[Any]) -> None:
         for e in errors:
@@ -97,7 +121,8 @@ class ImageSet:
         return out
 
     def raw(self, name: str) -> memoryview:
-        return self.source.read(name) if name in self._names else memoryview(b"")
+        data = self._read(name) if name in self._names else None
+        return data if data is not None else memoryview(b"")
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -237,9 +262,12 @@ def _criu_version(images: ImageSet, info: CheckpointInfo) -> None:
         if name.endswith("dump.log"):
             texts.append((name, source.read_wrapper(name)[:4096].tobytes()))
     beside = images.directory.parent / f"{images.directory.name}.dump.log"
-    if beside.is_file():
-        with open(beside, "rb") as fh:
-            texts.append((beside.name, fh.read(4096)))
+    if os.path.lexists(beside):
+        try:
+            with open_evidence(beside) as fh:   # never a fifo or /proc/self/mem under a log's name
+                texts.append((beside.name, fh.read(4096)))
+        except (ForensicsError, OSError) as exc:
+            images.warn(f"{beside}: not read ({exc})")
     for name, head in texts:
         m = re.search(rb"Version: (\S+)", head)
         if m:
@@ -269,21 +297,33 @@ def _tmpfs(images: ImageSet, mounts_by_dev: dict[int, str]) -> list[TmpfsArchive
             continue
         dev = int(m.group(1))
         arch = TmpfsArchive(name, dev, mounts_by_dev.get(dev))
+        data = images.raw(name)
+        path = images.directory / name
         try:
-            # Streamed: members are listed as they pass, so memory stays small whatever the archive
-            # claims, and a damaged archive keeps the members before the damage.
-            with tarfile.open(fileobj=io.BytesIO(images.raw(name)), mode="r|gz") as tar:
+            # Streamed under the archive bomb limits (a 4 GB gzip bomb stops after 64 MiB at its ratio):
+            # members are listed as they pass, so memory stays small whatever the archive claims, and a
+            # damaged archive keeps the members before the damage.
+            compression = sniff(data[:SNIFF_BYTES].tobytes()) or "gzip"
+            stream: Any = ViewReader(data)
+            if compression != "none":
+                stream = GuardedReader(stream, compression, path, TMPFS_LIMITS)
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo) as tar:
                 for member in tar:
+                    forget_headers(tar)
                     if len(arch.members) >= MAX_TMPFS_MEMBERS:
                         images.warn(f"{name}: more than {MAX_TMPFS_MEMBERS} files; listing cut")
                         break
                     kind = "dir" if member.isdir() else "symlink" if member.issym() else \
                         "file" if member.isfile() else "other"
-                    arch.members.append(TarMember(member.name, member.size, member.mode, int(member.mtime), kind))
+                    mtime = valid_timestamp(member.mtime)
+                    arch.members.append(TarMember(member.name, member.size, member.mode,
+                                                  None if mtime is None else int(mtime), kind))
+        except ArchiveError as e:
+            images.errors.append(f"{path}: tmpfs archive listing stopped after {len(arch.members)} files: "
+                                 f"{e.message}")
         except Exception as e:  # noqa: BLE001 - the stdlib's tar/gzip readers raise TypeError and
             # friends on hostile headers (seen while fuzzing); a damaged archive is a finding, not a crash.
-            images.errors.append(f"{images.directory / name}: tmpfs archive unreadable after "
-                                 f"{len(arch.members)} files: {e}")
+            images.errors.append(f"{path}: tmpfs archive unreadable after {len(arch.members)} files: {e}")
         out.append(arch)
     return out
 
@@ -349,9 +389,9 @@ def _wrapper(ck: Checkpoint, source: Source, images: ImageSet) -> None:
             w.logs[name] = text.splitlines()[-LOG_TAIL_LINES:]
         elif base == "bind.mounts":
             try:
-                loaded = json.loads(source.read_wrapper(name).tobytes())
-            except (ValueError, RecursionError):
-                images.warn("bind.mounts is not JSON")
+                loaded = metajson.loads(source.read_wrapper(name), name)
+            except metajson.MetadataError as exc:
+                images.warn(str(exc))
                 continue
             w.bind_mounts = loaded if isinstance(loaded, list) else [loaded]
 
@@ -386,7 +426,8 @@ def load_source(source: Source) -> Checkpoint:
         info.parent = str(parent_source.meta.path)
     for name in images.names:
         img = images.image(name)
-        assert img is not None
+        if img is None:      # unreadable: the reason is in errors
+            continue
         size = img.file_size
         info.total_size += size
         if name.startswith("pages-"):
@@ -431,9 +472,15 @@ def load_source(source: Source) -> Checkpoint:
     ck.tmpfs = _tmpfs(images, by_dev)
     if images.exists("descriptors.json"):
         try:
-            ck.stdio = json.loads(images.raw("descriptors.json").tobytes())
-        except ValueError:
-            images.warn("descriptors.json is not JSON")
+            stdio = metajson.loads(images.raw("descriptors.json"), "descriptors.json", max_bytes=STDIO_BYTES)
+        except metajson.MetadataError as exc:
+            images.warn(str(exc))
+        else:
+            # CRIU writes a list of three strings (what fds 0-2 were); anything else is not used.
+            if isinstance(stdio, list) and all(isinstance(x, str) for x in stdio):
+                ck.stdio = stdio
+            else:
+                images.warn("descriptors.json is not a JSON list of strings; not used")
     _wrapper(ck, source, images)
     ck.warnings = images.warnings
     ck.errors = images.errors
@@ -444,7 +491,12 @@ def load_source(source: Source) -> Checkpoint:
 def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None) -> Checkpoint:
     """A checkpoint in any form: a CRIU image directory, a Docker checkpoint by name (under the Docker
     data root or a --checkpoint-dir), or a Podman/CRI-O/containerd archive, plain or compressed."""
-    return load_source(open_source(target, docker_root=docker_root, container=container))
+    source = open_source(target, docker_root=docker_root, container=container)
+    try:
+        return load_source(source)
+    except BaseException:
+        source.close()        # an archive's scratch directory goes now, not at exit
+        raise
 
 
 open_checkpoint = load_checkpoint

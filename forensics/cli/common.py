@@ -109,4 +109,6 @@ def emit(tables: Sequence[Table], fmt: Format, extra: dict[str, Any] | None = No
 
 def warn(message: str) -> None:
     """A warning for the analyst: stderr, never mixed into the data on stdout."""
-    sys.stderr.write(f"forensics: warning: {message}\n")
+    from forensics.records.format import printable   # warnings quote evidence (member names, paths)
+
+    sys.stderr.write(f"forensics: warning: {printable(message)}\n")

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from forensics.cli import app
+from forensics.records.format import printable
 from forensics.cli.common import (
     BinaryOpt, ContainerOpt, DockerRootOpt, Format, FormatOpt, PidsOpt, RevealOpt, RootfsOpt, check_binaries,
     check_paths, check_pids, emit, parse_pids, warn,
@@ -128,7 +129,7 @@ def inspect(
     for w in ck.warnings:
         warn(w)
     for e in ck.errors:
-        sys.stderr.write(f"forensics: error: {e}\n")
+        sys.stderr.write(f"forensics: error: {printable(e)}\n")
     if ck.partial:
         sys.stderr.write("forensics: the result is partial: some of the checkpoint could not be read (exit 2)\n")
         raise typer.Exit(2)

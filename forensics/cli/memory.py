@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from forensics.cli import app
+from forensics.records.format import printable
 from forensics.cli.common import (
     BinaryOpt, ContainerOpt, DockerRootOpt, Format, FormatOpt, JsonOpt, PidsOpt, RevealOpt, RootfsOpt,
     check_binaries, check_paths, check_pids, chosen, emit, parse_pids, warn,
@@ -52,7 +53,7 @@ def _filter(ck: Checkpoint, pid, prot, rng, kind):  # noqa: ANN001, ANN202
 def _finish(ck: Checkpoint, found: int | None = None) -> None:
     """Exit codes as grep's: 0 found, 1 searched and found nothing, 2 the evidence could not all be read."""
     for e in ck.errors:
-        sys.stderr.write(f"forensics: error: {e}\n")
+        sys.stderr.write(f"forensics: error: {printable(e)}\n")
     if ck.partial:
         sys.stderr.write("forensics: the result is partial: some memory could not be read (exit 2)\n")
         raise typer.Exit(2)
@@ -158,7 +159,7 @@ def read(
                     print(f"0x{addr + i:016x}  {value}")
     except MemoryGap as gap:
         if gap.kind is GapKind.DAMAGED:
-            sys.stderr.write(f"forensics: pid {pid}: {gap}\n")
+            sys.stderr.write(f"forensics: pid {pid}: {printable(str(gap))}\n")
             raise typer.Exit(2) from None
         raise ForensicsError(f"pid {pid}: {gap}") from None
     _ = printable_bytes

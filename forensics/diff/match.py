@@ -7,7 +7,7 @@ pid order: a restarted worker or a reused pid). What is left is added or removed
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from forensics.model.process import Process
@@ -37,14 +37,15 @@ def match_processes(a: list[Process], b: list[Process]) -> tuple[list[Pair], lis
     def key(p: Process) -> tuple:
         return (p.comm, tuple(p.argv or ()))
 
-    queue: dict[tuple, list[Process]] = defaultdict(list)
+    # A deque per command line: pop(0) on a list is linear, quadratic over 100,000 identical workers.
+    queue: dict[tuple, deque[Process]] = defaultdict(deque)
     for q in left_b:
         queue[key(q)].append(q)
     removed = []
     for p in left_a:
         candidates = queue.get(key(p))
         if candidates:
-            pairs.append(Pair(p, candidates.pop(0), "comm+argv"))
+            pairs.append(Pair(p, candidates.popleft(), "comm+argv"))
         else:
             removed.append(p)
     matched_b = {pair.b.pid for pair in pairs}

@@ -16,6 +16,7 @@ from pathlib import Path
 from forensics.doctor import grammar
 from forensics.doctor.model import SourceKind
 from forensics.errors import ForensicsError
+from forensics.locate.views import open_evidence
 
 LOG_NAMES = ("dump.log", "pre-dump.log", "restore.log", "criu-dump.log", "criu-restore.log")
 LOG_SUFFIXES = (".dump.log", ".pre-dump.log", ".restore.log", ".failed-dump.log", ".failed-restore.log")
@@ -57,10 +58,12 @@ def _same(a: Path, b: Path) -> bool:
 def classify(path: Path) -> SourceKind:
     """"criu-log" if the text reads like CRIU's log, else "engine-error"; binary files are refused."""
     try:
-        with path.open("rb") as fh:
+        with open_evidence(path, follow=True) as fh:
             head = fh.read(SNIFF_BYTES)
+    except ForensicsError as exc:
+        raise NotADoctorInput(exc.message, path) from None
     except OSError as exc:
-        raise NotADoctorInput(f"cannot read: {exc.strerror}", path) from exc
+        raise NotADoctorInput(f"cannot read: {exc.strerror}", path) from None
     if b"\0" in head:
         raise NotADoctorInput("binary file: not a CRIU log or an engine's error text", path)
     lines = head.decode("utf-8", errors="replace").splitlines()[:200]

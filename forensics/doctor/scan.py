@@ -6,6 +6,7 @@ of recent lines is kept, for the `context` a rule reads backwards from its first
 
 from __future__ import annotations
 
+import io
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from pathlib import Path
 from forensics.doctor import grammar
 from forensics.doctor.model import LogLine, Outcome, SourceKind
 from forensics.doctor.rules import NOISE, RULES, SYMPTOMS, Noise, Rule, compiled, literal_of
+from forensics.locate.views import open_evidence
 
 CONTEXT_WINDOW = 400   # lines kept for backward context search
 MAX_HIT_LINES = 5      # matched lines quoted per rule and input
@@ -89,7 +91,7 @@ class Scan:
 
 def read_lines(path: Path) -> Iterable[tuple[int, str]]:
     """(1-based number, line without its newline); undecodable bytes become U+FFFD."""
-    with path.open("r", encoding="utf-8", errors="replace", newline=None) as fh:
+    with io.TextIOWrapper(open_evidence(path, follow=True), encoding="utf-8", errors="replace", newline=None) as fh:
         for number, line in enumerate(fh, 1):
             yield number, line.rstrip("\r\n")
 

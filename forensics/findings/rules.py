@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forensics.errors import ForensicsError
+from forensics.locate.views import open_evidence
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
@@ -214,7 +216,11 @@ def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iter
             if local is None:
                 continue
             changed = []
-            with open(local, "rb") as fh:
+            try:
+                fh = open_evidence(local, follow=True)
+            except ForensicsError:
+                continue    # a fifo or device where the binary should be: nothing to compare with
+            with fh:
                 for addr, data in space.vma_segments(v):
                     for off in range(0, len(data), p.page_size):
                         page = data[off:off + p.page_size]

@@ -14,7 +14,6 @@ the end of the file.
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from forensics.errors import ImageError
+from forensics.errors import ForensicsError, ImageError
 from forensics.images.extra import READERS, Blob, Extra, take
 from forensics.images.framing import ByteOrder, Header, parse_header, read_frame
 from forensics.images.magic import (
@@ -36,6 +35,7 @@ from forensics.images.magic import (
 )
 from forensics.images.messages import message_class
 from forensics.images.unknown import UnknownField, find_unknown
+from forensics.locate.views import map_fd, open_regular
 
 # Files up to this size are read into memory; larger ones (ghost files, big pipe buffers) are mapped.
 READ_LIMIT = 16 << 20
@@ -184,6 +184,11 @@ class Image:
             except ImageError as exc:
                 errors.append(exc)
                 return
+            if count >= 1 and layout is Layout.SINGLE and reader is None:
+                # Only the first entry of a one-entry image is used: the rest are counted by their frames,
+                # not parsed (a forged core-N.img of 50,000 copies must not cost 50,000 decodings).
+                offset, count = frame.end, count + 1
+                continue
             type_name = first if count == 0 else rest
             msg = message_class(type_name)()
             try:
@@ -230,12 +235,21 @@ def _read(path: Path, size: int) -> memoryview:
     if size == 0:
         return memoryview(b"")
     try:
-        with open(path, "rb") as f:
-            if size <= READ_LIMIT:
-                return memoryview(f.read())
-            return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        fd, st = open_regular(path)
+    except ForensicsError as exc:
+        raise ImageError(exc.message, path) from None
+    try:
+        if st.st_size <= READ_LIMIT:
+            with os.fdopen(os.dup(fd), "rb") as f:
+                return memoryview(f.read(READ_LIMIT))
+        mapped = map_fd(fd, st.st_size, path)
+        return memoryview(mapped) if mapped is not None else memoryview(b"")
+    except ForensicsError as exc:
+        raise ImageError(exc.message, path) from None
     except OSError as exc:
         raise ImageError(f"cannot read: {exc.strerror}", path) from None
+    finally:
+        os.close(fd)
 
 
 def open_image(path: str | os.PathLike[str]) -> Image:
@@ -247,13 +261,15 @@ def open_image(path: str | os.PathLike[str]) -> Image:
     """
     p = Path(path)
     try:
-        st = p.stat()
-        if not p.is_file():
-            raise ImageError("not a regular file", p)
-        with open(p, "rb") as f:
-            head = f.read(8)
+        fd, st = open_regular(p, follow=True)
+    except ForensicsError as exc:
+        raise ImageError(exc.message, p) from None
+    try:
+        head = os.pread(fd, 8, 0)
     except OSError as exc:
-        raise ImageError(f"cannot open: {exc.strerror}", p) from None
+        raise ImageError(f"cannot read: {exc.strerror}", p) from None
+    finally:
+        os.close(fd)
     return _classify(p, head, st.st_size, None)
 
 

@@ -32,14 +32,17 @@ from typing import BinaryIO
 from forensics.errors import ArchiveError, NotACheckpoint
 from forensics.locate import engines
 from forensics.locate.compression import READ_ERRORS, SNIFF_BYTES, GuardedReader, Limits, sniff
-from forensics.locate.members import PARENT_LINK, decide, forget_headers, resolve_link
+from forensics.locate.members import PARENT_LINK, SafeTarInfo, decide, forget_headers, resolve_link
 from forensics.locate.scratch import ScratchDir
 from forensics.locate.source import TAR, CheckpointMeta, Sizes, Source, image_sizes
-from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_readonly
+from forensics.locate.views import Blob, Held, MappedFile, SharedMap, ViewReader, Window, open_regular
 from forensics.records import TimeSource
 
 CHECKPOINT_DIR = "checkpoint"
 STREAM_BUFFER = 1 << 20
+# Wrapper members (not CRIU images) up to this size are held in memory instead of spilled, within a budget.
+HELD_MEMBER = 64 << 10
+HELD_BUDGET = 256 << 20
 _COMPRESSED_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".tar.bz2", ".tar.xz", ".tar")
 
 
@@ -128,8 +131,8 @@ def open_tar(fileobj: io.RawIOBase, compression: str, path: Path | str) -> tarfi
     """
     try:
         if compression == "none":
-            return tarfile.open(fileobj=fileobj, mode="r:")
-        return tarfile.open(fileobj=fileobj, mode="r|", bufsize=STREAM_BUFFER)
+            return tarfile.open(fileobj=fileobj, mode="r:", tarinfo=SafeTarInfo)
+        return tarfile.open(fileobj=fileobj, mode="r|", bufsize=STREAM_BUFFER, tarinfo=SafeTarInfo)
     except READ_ERRORS as exc:
         what = "not a tar archive" if compression == "none" else f"{compression}-compressed, but not a tar archive"
         raise NotACheckpoint(f"{what} ({exc})", path) from None
@@ -137,7 +140,7 @@ def open_tar(fileobj: io.RawIOBase, compression: str, path: Path | str) -> tarfi
 
 def sniff_file(path: Path) -> str | None:
     """The compression of the file at `path` ("none" for a plain tar) or None if it is no tar we know."""
-    fd = open_readonly(path, follow=True)
+    fd, _ = open_regular(path, follow=True)
     try:
         return sniff(os.pread(fd, SNIFF_BYTES, 0))
     finally:
@@ -204,7 +207,7 @@ def index_spilled(path: Path, compression: str, limits: Limits) -> ArchiveIndex:
     scratch = ScratchDir()
     index = ArchiveIndex(path, compression, scratch=scratch)
     try:
-        fd = open_readonly(path, follow=True)
+        fd, _ = open_regular(path, follow=True)
         with os.fdopen(fd, "rb") as raw:
             guard = GuardedReader(raw, compression, path, limits)
             try:
@@ -223,8 +226,16 @@ def index_spilled(path: Path, compression: str, limits: Limits) -> ArchiveIndex:
     return index
 
 
+def _is_image_path(name: str) -> bool:
+    """Could this member be a CRIU image (served with a real path)? Images sit in checkpoint/ or in a
+    directory of *.img files; anything else is a wrapper file."""
+    return name.startswith(f"{CHECKPOINT_DIR}/") or name.endswith(".img") or "/" not in name
+
+
 def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, root: Path) -> None:
     dups = 0
+    held = 0
+    made: set[Path] = set()
     while True:
         try:
             ti = tar.next()
@@ -238,13 +249,20 @@ def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, r
         if kept is None or kept[0] != "file":
             continue
         name = kept[1]
+        if ti.size <= HELD_MEMBER and held + ti.size <= HELD_BUDGET and not _is_image_path(name):
+            data = _read_member(tar, ti, name)
+            held += len(data)
+            index._put(name, Member(Held(data), ti.offset, ti.mtime))
+            continue
         if name in index.files:
             dups += 1
             dest = root / f"dup-{dups}" / name
         else:
             dest = root / "members" / name
         try:
-            os.makedirs(dest.parent, mode=0o700, exist_ok=True)
+            if dest.parent not in made:
+                os.makedirs(dest.parent, mode=0o700, exist_ok=True)
+                made.add(dest.parent)
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             index.warnings.append(f"member {name!r} could not be kept ({exc.strerror}); skipped")
@@ -260,6 +278,16 @@ def _stream_members(tar: tarfile.TarFile, index: ArchiveIndex, limits: Limits, r
             dest.unlink()
             raise
         index._put(name, Member(MappedFile(dest, written), ti.offset, ti.mtime))
+
+
+def _read_member(tar: tarfile.TarFile, ti: tarfile.TarInfo, name: str) -> bytes:
+    src = tar.extractfile(ti)
+    assert src is not None
+    try:
+        return src.read(ti.size)
+    except READ_ERRORS as exc:
+        raise _Stop(f"member {name!r} ({ti.size} bytes at decompressed offset {ti.offset_data}) is cut off "
+                    f"({exc}); it and everything after it are skipped") from None
 
 
 def _copy(tar: tarfile.TarFile, ti: tarfile.TarInfo, name: str, out: BinaryIO) -> int:

@@ -48,7 +48,7 @@ class Limits:
     max_bytes: int = 64 * GIB        # decompressed bytes read from one archive (and so spilled at most)
     max_ratio: float = 1000.0        # decompressed / compressed, checked once past ratio_floor
     ratio_floor: int = 64 * MIB
-    max_members: int = 1_000_000     # tar headers in one archive
+    max_members: int = 200_000       # tar headers in one archive (~25,000 processes' images)
     max_meta_bytes: int = 16 * MIB   # a JSON wrapper (config.dump, config.v2.json...) parsed for metadata
     list_budget: int = 64 * MIB      # decompressed bytes a listing reads to find an archive's metadata
 

@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 
 from forensics.locate import engines
-from forensics.locate.members import PARENT_LINK
+from forensics.locate.members import MAX_DEPTH, PARENT_LINK
 from forensics.locate.source import CRIU_DIR, CheckpointMeta, Sizes, Source, image_sizes
 from forensics.locate.views import Blob, MappedFile
 
@@ -52,9 +52,15 @@ def scan_images(images_dir: Path, warnings: list[str]) -> dict[str, Blob]:
 def scan_wrappers(root: Path, skip: set[Path], warnings: list[str], limit: int = 10_000) -> dict[str, Blob]:
     """Regular files under `root` (an unpacked container checkpoint) outside the image directories."""
     out: dict[str, Blob] = {}
+    base = len(root.parts)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if here / d not in skip)
+        if dirnames and len(here.parts) - base >= MAX_DEPTH:
+            # os.walk recurses once per level: a hostile tree thousands deep would end in RecursionError.
+            warnings.append(f"directories under {here.relative_to(root).as_posix()[:200]!r} are more than "
+                            f"{MAX_DEPTH} levels deep; not listed")
+            dirnames.clear()
         for f in sorted(filenames):
             p = here / f
             try:

@@ -28,11 +28,11 @@ otherwise is a warning, since a disagreement means the archive was edited or ass
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from forensics.locate import metajson
 from forensics.locate.source import CheckpointMeta
 from forensics.records import TimeSource, Timestamp
 
@@ -51,11 +51,27 @@ def parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def from_timestamp(seconds: float) -> datetime | None:
-    """A Unix time as an aware datetime; None for values no clock produces (tar headers can hold any
-    number: 1e20, negative, NaN)."""
+# What datetime can hold (years 1 to 9999). A tar header's mtime is whatever the archive says: 1e20,
+# -1e12, NaN and inf all parse.
+_FIRST, _LAST = -62135596800.0, 253402300799.0
+
+
+def valid_timestamp(seconds: float) -> float | None:
+    """`seconds` if it is a time datetime can show, else None (NaN, inf, beyond the years 1-9999)."""
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        value = float(seconds)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if _FIRST <= value <= _LAST else None     # NaN fails both comparisons
+
+
+def from_timestamp(seconds: float) -> datetime | None:
+    """An aware UTC datetime, or None for a time no calendar holds (see valid_timestamp)."""
+    value = valid_timestamp(seconds)
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -76,9 +92,9 @@ def load_json(data: bytes | None, what: str, warnings: list[str]) -> dict[str, A
     if data is None:
         return None
     try:
-        value = json.loads(bytes(data))
-    except (ValueError, UnicodeDecodeError) as exc:
-        warnings.append(f"{what} is not JSON ({exc}); its metadata is not used")
+        value = metajson.loads(data, what)
+    except metajson.MetadataError as exc:
+        warnings.append(f"{exc}; its metadata is not used")
         return None
     if not isinstance(value, dict):
         warnings.append(f"{what} is not a JSON object; its metadata is not used")
@@ -133,8 +149,8 @@ def fill_from_container_dumps(meta: CheckpointMeta, config: dict[str, Any] | Non
     a = _annotations(spec)
     if meta.engine == "cri-o":
         try:
-            md = json.loads(a.get("io.kubernetes.cri-o.Metadata", "{}"))
-        except ValueError:
+            md = metajson.loads(a.get("io.kubernetes.cri-o.Metadata", "{}"), "io.kubernetes.cri-o.Metadata")
+        except metajson.MetadataError:
             md = {}
         if isinstance(md, dict):
             meta.container_name = _str(md.get("name")) or meta.container_name

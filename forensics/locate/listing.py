@@ -48,7 +48,7 @@ from forensics.locate.docker import (
 from forensics.locate.members import forget_headers, normalize
 from forensics.locate.resolve import open_directory
 from forensics.locate.source import CheckpointMeta
-from forensics.locate.views import open_readonly
+from forensics.locate.views import open_regular
 
 KUBELET_CHECKPOINTS = Path("/var/lib/kubelet/checkpoints")
 DEFAULT_ROOTS = (DEFAULT_DOCKER_ROOT, KUBELET_CHECKPOINTS)
@@ -209,8 +209,8 @@ def _peek_compressed(path: Path, compression: str, limits: Limits) -> Checkpoint
     complete = False
     warning: str | None = None
     try:
-        fd = open_readonly(path, follow=True)
-    except OSError:
+        fd, _ = open_regular(path, follow=True)
+    except ForensicsError:
         return None
     with os.fdopen(fd, "rb") as raw:
         guard = GuardedReader(raw, compression, path, limits, budget=limits.list_budget)

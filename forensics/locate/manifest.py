@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forensics.errors import ArchiveError, ForensicsError
+from forensics.locate.compression import SNIFF_BYTES, GuardedReader, Limits, sniff
+from forensics.locate.engines import valid_timestamp
+from forensics.locate.members import MAX_DEPTH, SafeTarInfo, forget_headers
+from forensics.locate.views import open_evidence
+
 
 @dataclass(slots=True)
 class ManifestEntry:
@@ -28,32 +34,38 @@ class ManifestEntry:
 
 
 def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
+    with open_evidence(path) as fh:    # a fifo or a /proc file beside the images is refused, not read
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _archive_members(path: Path) -> list[ManifestEntry]:
-    """SHA-256 of every member of a (gzip, xz, bzip2 or zstd) tar archive, read as a stream."""
+    """SHA-256 of every member of a (plain, gzip, xz, bzip2 or zstd) tar archive, read as a stream under
+    the archive limits (a bomb stops the listing with a note, it is not hashed to the end)."""
     out: list[ManifestEntry] = []
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+    limits = Limits()
+    with open_evidence(path, follow=True) as fh:
+        compression = sniff(fh.read(SNIFF_BYTES)) or "none"
         fh.seek(0)
-        stream: Any = fh
-        if head == b"\x28\xb5\x2f\xfd":
-            import zstandard
-            stream = zstandard.ZstdDecompressor().stream_reader(fh)
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            for member in tar:
-                name = f"{path.name}:{member.name}"
-                if not member.isfile():
-                    out.append(ManifestEntry(name, None, None, member.mtime, f"tar {member.type!r} entry"))
-                    continue
-                data = tar.extractfile(member)
-                digest = hashlib.sha256()
-                if data is not None:
-                    while chunk := data.read(1 << 20):
-                        digest.update(chunk)
-                out.append(ManifestEntry(name, member.size, digest.hexdigest(), member.mtime))
+        stream: Any = fh if compression == "none" else GuardedReader(fh, compression, path, limits)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo) as tar:
+                for member in tar:
+                    forget_headers(tar)
+                    if len(out) >= limits.max_members:
+                        raise ArchiveError(f"more than {limits.max_members} members; the rest are not hashed", path)
+                    name = f"{path.name}:{member.name}"
+                    if not member.isfile():
+                        out.append(ManifestEntry(name, None, None, valid_timestamp(member.mtime),
+                                                 f"tar {member.type!r} entry"))
+                        continue
+                    data = tar.extractfile(member)
+                    digest = hashlib.sha256()
+                    if data is not None:
+                        while chunk := data.read(1 << 20):
+                            digest.update(chunk)
+                    out.append(ManifestEntry(name, member.size, digest.hexdigest(), valid_timestamp(member.mtime)))
+        except ArchiveError as e:
+            out.append(ManifestEntry(f"{path.name}:*", None, None, None, f"members after these not hashed: {e.message}"))
     return out
 
 
@@ -63,6 +75,8 @@ def _file_entry(path: Path, name: str) -> ManifestEntry:
         if path.is_symlink():
             return ManifestEntry(name, None, None, st.st_mtime, f"symlink to {os.readlink(path)} (not followed)")
         return ManifestEntry(name, st.st_size, sha256_file(path), st.st_mtime)
+    except ForensicsError as e:
+        return ManifestEntry(name, None, None, None, f"not hashed: {e.message}")
     except OSError as e:
         return ManifestEntry(name, None, None, None, f"unreadable: {e.strerror}")
 
@@ -79,11 +93,17 @@ def manifest(target: str | Path, path: str | Path) -> list[ManifestEntry]:
         out.append(_file_entry(archive, archive.name))
         try:
             out.extend(_archive_members(archive))
-        except (OSError, tarfile.TarError, EOFError, ImportError) as e:
+        except (OSError, tarfile.TarError, EOFError, ImportError, ForensicsError) as e:
             out.append(ManifestEntry(f"{archive.name}:*", None, None, None, f"members not listed: {e}"))
     if root.is_dir():
+        base = len(root.parts)
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
+            if len(Path(dirpath).parts) - base >= MAX_DEPTH and dirnames:
+                # os.walk recurses per level: a hostile tree thousands deep is not followed down.
+                out.append(ManifestEntry(str(Path(dirpath).relative_to(root)) + "/*", None, None, None,
+                                         f"more than {MAX_DEPTH} levels deep; not hashed"))
+                dirnames.clear()
             for fn in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
                 p = Path(dirpath) / fn
                 out.append(_file_entry(p, str(p.relative_to(root))))

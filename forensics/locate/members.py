@@ -30,6 +30,11 @@ either skips the member with a warning recorded on the source, or stops reading 
 | any other type                               | skipped, warning                                               |
 | size or data past the end of the archive     | reading stops there, warning; what came before is kept         |
 | more than Limits.max_members headers         | reading stops there, warning                                   |
+| a path more than MAX_DEPTH components deep    | skipped, warning (no runtime writes one; spilling it would     |
+|                                              | need recursive makedirs/rmtree as deep)                        |
+| a GNU long-name/long-link or pax header       | reading stops there, warning (tarfile would read the claimed   |
+| claiming more than MAX_HEADER_BYTES           | size into memory: 7 GB for a file name); `SafeTarInfo`         |
+| a time that is no date (NaN, inf, 1e20)       | kept as it is in the index; shown as unknown                   |
 | decompressed bytes past Limits.max_bytes, or | reading stops, warning; refused (ArchiveError) if no CRIU      |
 | past Limits.max_ratio                        | image had been found by then                                   |
 | non-zero data after the last readable header | warning (a damaged header, or data appended to the archive)    |
@@ -41,8 +46,10 @@ from __future__ import annotations
 import posixpath
 import tarfile
 from dataclasses import dataclass
+from typing import ClassVar
 
 PARENT_LINK = "parent"
+MAX_DEPTH = 64       # path components of one member (checkpoint/pages-1.img has 2)
 
 
 def normalize(name: str) -> str | None:
@@ -86,6 +93,9 @@ def decide(ti: tarfile.TarInfo) -> Decision:
         return Decision("skip", raw, reason=f"member {raw!r} has {why}; skipped")
     if path == "":
         return Decision("dir", "") if ti.isdir() else Decision("skip", raw, reason=f"member {raw!r} has no name")
+    if path.count("/") >= MAX_DEPTH:
+        return Decision("skip", path[:200], reason=f"member {path[:200]!r}... is nested {path.count('/') + 1} levels "
+                                                 f"deep (more than {MAX_DEPTH}); skipped")
     if ti.issparse():
         return Decision("skip", path, reason=f"member {path!r} is a sparse file; skipped")
     if ti.isreg():
@@ -107,6 +117,27 @@ def decide(ti: tarfile.TarInfo) -> Decision:
     if ti.isfifo():
         return Decision("skip", path, reason=f"fifo {path!r} skipped")
     return Decision("skip", path, reason=f"member {path!r} of tar type {ti.type!r} skipped")
+
+
+MAX_HEADER_BYTES = 1 << 20   # a long name is at most PATH_MAX (4096); pax records with xattrs stay in KiB
+
+
+class SafeTarInfo(tarfile.TarInfo):
+    """tarfile's header parser, refusing extended headers that claim more than MAX_HEADER_BYTES before
+    tarfile reads them whole into memory. Pass as `tarinfo=SafeTarInfo` to tarfile.open."""
+
+    _EXTENDED: ClassVar[dict[bytes, str]] = {tarfile.GNUTYPE_LONGNAME: "GNU long-name", tarfile.GNUTYPE_LONGLINK: "GNU long-link",
+                 tarfile.XHDTYPE: "pax", tarfile.XGLTYPE: "pax global", tarfile.SOLARIS_XHDTYPE: "Solaris pax"}
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        kind = self._EXTENDED.get(self.type)
+        if kind is not None and self.size > MAX_HEADER_BYTES:
+            # SubsequentHeaderError: tarfile turns it into a ReadError with this message at any offset.
+            raise tarfile.SubsequentHeaderError(  # type: ignore[attr-defined]
+                f"a {kind} header at offset {self.offset} claims {self.size} bytes (more than "
+                f"{MAX_HEADER_BYTES}); not read")
+        member: tarfile.TarInfo = super()._proc_member(tarfile_)  # type: ignore[misc]
+        return member
 
 
 def forget_headers(tar: tarfile.TarFile) -> None:

@@ -9,12 +9,12 @@ evidence, so names that would be unsafe to extract (absolute, "..") are listed a
 
 from __future__ import annotations
 
-import json
 import tarfile
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from forensics.errors import ArchiveError, ForensicsError
+from forensics.locate import metajson
 from forensics.locate.archive import open_tar
 from forensics.locate.compression import DEFAULT_LIMITS, READ_ERRORS, GuardedReader, Limits, sniff
 from forensics.locate.engines import from_timestamp
@@ -115,8 +115,9 @@ def rootfs_diff(source: Source, *, limits: Limits | None = None) -> RootfsDiff |
         else RootfsDiff()
     if DELETED_FILES in wrappers:
         try:
-            deleted = json.loads(source.read_wrapper(DELETED_FILES).tobytes())
-        except (ValueError, UnicodeDecodeError):
+            deleted = metajson.loads(source.read_wrapper(DELETED_FILES), DELETED_FILES)
+        except metajson.MetadataError as exc:
+            out.warnings.append(str(exc))
             deleted = None
         if isinstance(deleted, list) and all(isinstance(d, str) for d in deleted):
             out.deleted = deleted

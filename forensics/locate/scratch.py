@@ -62,6 +62,14 @@ def live_scratch_dirs() -> list[Path]:
         return list(_live)
 
 
+def remove_live() -> None:
+    """Remove every scratch directory still live and restore the signal handlers: what exit does, for a
+    caller that runs commands in-process (the CLI's commands never close their checkpoint: exit does)."""
+    with _lock:
+        _remove_all()
+        _restore_handlers()
+
+
 def _remove_all() -> None:
     with _lock:
         for path in list(_live):

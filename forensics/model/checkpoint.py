@@ -120,7 +120,7 @@ class TarMember:
     name: str
     size: int
     mode: int
-    mtime: int
+    mtime: int | None       # None when the header's time is not a date (NaN, 1e20...)
     type: str
 
 
@@ -195,13 +195,23 @@ class Checkpoint:
     memory: Mapping[int, AddressSpace] = field(default_factory=dict, repr=False, compare=False)
     # The input it was read from, for wrapper files and binaries in archives.
     source: Source | None = field(default=None, repr=False, compare=False)
+    # pid -> process, rebuilt when `processes` is replaced or changes length (renderers look a parent up
+    # for every process: a scan each time is quadratic in a 100,000-process tree).
+    _by_pid: dict[int, Process] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_pid_of: tuple[int, int] = field(default=(0, -1), init=False, repr=False, compare=False)
 
     @property
     def partial(self) -> bool:
         return bool(self.errors)
 
     def process(self, pid: int) -> Process | None:
-        return next((p for p in self.processes if p.pid == pid), None)
+        key = (id(self.processes), len(self.processes))
+        if key != self._by_pid_of:
+            self._by_pid = {}
+            for p in self.processes:
+                self._by_pid.setdefault(p.pid, p)   # the first, as the scan this replaces returned
+            self._by_pid_of = key
+        return self._by_pid.get(pid)
 
     def page_size_of(self, pid: int) -> int:
         """The page size a process ran with (its saved auxv); the first process's for a pid not here."""

@@ -89,8 +89,23 @@ def syscall_name(number: int | None) -> str | None:
     return X86_64_SYSCALLS.get(number, f"syscall {number}")
 
 
+_WORDS: dict[tuple[int, int], list[str]] = {}
+
+
 def bit_words(value: int, table: list[tuple[int, str]]) -> list[str]:
-    """Names of the set bits, then any bits the table does not know as one hex remainder."""
+    """Names of the set bits, then any bits the table does not know as one hex remainder (a new list;
+    remembered per value, as a million mappings share a handful of flag words)."""
+    key = (value, id(table))
+    known = _WORDS.get(key)
+    if known is not None:
+        return list(known)
+    words = _bit_words(value, table)
+    if len(_WORDS) < 4096:
+        _WORDS[key] = words
+    return list(words)
+
+
+def _bit_words(value: int, table: list[tuple[int, str]]) -> list[str]:
     words, rest = [], value
     for bit, name in table:
         if value & bit:

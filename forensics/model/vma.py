@@ -78,5 +78,7 @@ class Vma:
         """What /proc/PID/maps would show in its last column."""
         if self.path:
             return self.path
-        return {"heap": "[heap]", "stack": "[stack]", "vdso": "[vdso]", "vvar": "[vvar]",
-                "vsyscall": "[vsyscall]"}.get(self.kind, "")
+        return _LABELS.get(self.kind, "")
+
+
+_LABELS = {"heap": "[heap]", "stack": "[stack]", "vdso": "[vdso]", "vvar": "[vvar]", "vsyscall": "[vsyscall]"}

@@ -9,27 +9,16 @@ visible `\\x1b` text, never as commands.
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 from forensics.records import Kind, Timestamp
-
-# C0 controls (but tab), DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides that
-# reorder or hide text on a terminal.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udfff]")
-
-
-def _escape(m: re.Match[str]) -> str:
-    c = ord(m.group())
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+from forensics.render.escape import shown
 
 
 def printable(text: str) -> str:
-    """Evidence text safe for a terminal: control characters (and tabs, which break column layouts) as
-    \\xNN escapes; everything else as it is."""
-    if text.isprintable():
-        return text
-    return _CONTROL.sub(_escape, text).replace("\t", "\\t")
+    """Evidence text safe for a terminal: forensics.render.escape.shown, the one escaping function (C0
+    controls, tab included, DEL, C1, lone surrogates and bidi controls as \\xNN / \\uNNNN)."""
+    return shown(text)
 
 
 def printable_bytes(data: bytes) -> str:

@@ -19,9 +19,11 @@ import base64
 import hashlib
 import html
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,9 +123,10 @@ def hexa(n: int | None) -> str:
 
 
 def fmt_time(t: float | None) -> str:
-    from datetime import UTC, datetime
+    from forensics.locate.engines import from_timestamp  # None for NaN, inf, 1e20...
 
-    return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = None if t is None else from_timestamp(t)
+    return "?" if when is None else when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def fmt_value(v: object, kind: str) -> str:
@@ -171,24 +174,36 @@ class Ids:
         return f"{self.p}mount-{mnt_id}"
 
 
+# A report is one file a browser must open: each table holds at most MAX_ROWS rows and each checkpoint
+# gets at most MAX_PROCESS_SECTIONS per-process sections (a hostile or huge checkpoint has a million
+# mappings or 100,000 processes); a note says what was left out. The environment variables raise them.
+MAX_ROWS = int(os.environ.get("FORENSICS_HTML_MAX_ROWS", "20000") or 20000)
+MAX_PROCESS_SECTIONS = int(os.environ.get("FORENSICS_HTML_MAX_PROCESSES", "1000") or 1000)
+SVG_MAX_ROWS = 2000     # mappings drawn per picture
+
+
 def table(tid: str, headers: list[str], rows: Iterable[tuple[str | None, list[Any]]], *, filter_: bool = True,
           num: Iterable[int] = (), mono: Iterable[int] = (), wrap: Iterable[int] = (), label: str = "rows") -> Html:
     """A table with a filter box above it that narrows the rows as one types. `rows` are (row id, cells)."""
     num, mono, wrap = set(num), set(mono), set(wrap)
     body = []
-    for rid, cells in rows:
+    rows = iter(rows)
+    for rid, cells in islice(rows, MAX_ROWS):
         tds = []
         for i, c in enumerate(cells):
             cls = " ".join(x for x, on in (("num", i in num), ("mono", i in mono), ("wrap", i in wrap)) if on)
             tds.append(el("td", c, class_=cls or None))
         body.append(el("tr", tds, id=rid))
+    left_out = sum(1 for _ in rows)
     head = el("thead", el("tr", [el("th", h) for h in headers]))
     bar = None
     if filter_ and len(body) > 1:
         bar = el("div", el("input", type="search", class_="filter", data_table=tid, placeholder=f"Filter {label}…",
                            aria_label=f"Filter {label}", autocomplete="off"),
                  el("span", f"{len(body)} rows", class_="count", id=f"{tid}-count"), class_="filterbar")
-    return frag(bar, el("div", el("table", head, el("tbody", body), id=tid, class_="grid"), class_="tablewrap"))
+    note = el("p", f"{left_out} more {label} not shown (at most {MAX_ROWS} per table: FORENSICS_HTML_MAX_ROWS=N "
+                   "raises it; inspect --json lists them all)", class_="note") if left_out else None
+    return frag(bar, el("div", el("table", head, el("tbody", body), id=tid, class_="grid"), class_="tablewrap"), note)
 
 
 NUM_KINDS = {Kind.INT, Kind.PID, Kind.SIZE}
@@ -263,6 +278,8 @@ def memory_map_svg(src: ReportedCheckpoint, proc: Process, ids: Ids) -> Html:
     vmas = sorted(proc.vmas, key=lambda v: v.start)
     if not vmas:
         return el("p", "No memory mappings.", class_="note")
+    left_out = len(vmas) - SVG_MAX_ROWS
+    vmas = vmas[:SVG_MAX_ROWS]
     PAGE = proc.page_size  # noqa: N806 - this process's page size, from its saved auxv
     most = max(v.size // PAGE for v in vmas)
     rows: list[Html] = []
@@ -302,7 +319,9 @@ def memory_map_svg(src: ReportedCheckpoint, proc: Process, ids: Ids) -> Html:
                 el("span", "lazy (not in image)", class_="sw-lazy"),
                 el("span", "not in checkpoint (never touched, zero, or clean file page)", class_="sw-none"),
                 el("span", "bar length: log scale of the mapping's size", class_=None), class_="legend")
-    return frag(legend, _svg(BAR_X + BAR_W + 70, y + 4, rows, label=f"memory map of pid {proc.pid}"))
+    note = el("p", f"{left_out} more mappings not drawn (at most {SVG_MAX_ROWS}; the table below lists up to "
+                   f"{MAX_ROWS})", class_="note") if left_out > 0 else None
+    return frag(legend, _svg(BAR_X + BAR_W + 70, y + 4, rows, label=f"memory map of pid {proc.pid}"), note)
 
 
 def changed_pages_svg(changes: list[VmaMemoryChange], pid_link: Callable[[int, int], str],
@@ -310,6 +329,7 @@ def changed_pages_svg(changes: list[VmaMemoryChange], pid_link: Callable[[int, i
     """One row per mapping with changed pages: where in the mapping they are."""
     if not changes:
         return Html("")
+    changes = changes[:SVG_MAX_ROWS]
     PAGE = page_size_of(changes[0].pid)  # noqa: N806 - one container runs with one page size
     most = max(m.vma.size // PAGE for m in changes)
     rows: list[Html] = []
@@ -514,45 +534,61 @@ def findings_section(src: ReportedCheckpoint, ids: Ids) -> Html:
               items, id=ids("findings"))
 
 
+# Deeper than this the tree is drawn flat: a hostile pstree can be a 100,000-deep ppid chain, and nested
+# lists that deep cost quadratic bytes here and break browsers. Deeper processes are listed under their
+# ancestor at this depth, each marked with its real parent.
+TREE_DEPTH = 64
+
+
 def process_tree(ck: Checkpoint, ids: Ids) -> Html:
+    """The process tree as nested lists, built with an explicit stack (no recursion over the evidence's
+    depth) in time linear in the number of processes."""
     by_pid = {p.pid: p for p in ck.processes}
     roots = [p for p in ck.processes if p.ppid not in by_pid or p.ppid == p.pid]
     placed: set[int] = set()
-
-    def node(p: Process) -> Html:
-        placed.add(p.pid)
-        kids = [by_pid[c] for c in p.children if c in by_pid and c not in placed]
+    # Pre-order: (process, the pid it is drawn under or None, drawn flat under an ancestor?)
+    order: list[tuple[Process, int | None, bool]] = []
+    for start in (roots, ck.processes):
+        stack: list[tuple[Process, int, int | None, bool]] = [(p, 0, None, False) for p in reversed(start)]
+        while stack:
+            p, depth, drawn_under, flat = stack.pop()
+            if p.pid in placed:
+                continue
+            placed.add(p.pid)
+            order.append((p, drawn_under, flat))
+            kids = [by_pid[c] for c in p.children if c in by_pid and c not in placed]
+            if depth + 1 < TREE_DEPTH:
+                stack.extend((k, depth + 1, p.pid, False) for k in reversed(kids))
+            else:
+                stack.extend((k, depth, drawn_under, True) for k in reversed(kids))
+    below: dict[int, int] = {}
+    items: dict[int | None, list[Html]] = {}
+    for p, drawn_under, flat in reversed(order):
         parts = [a(ids.pid(p.pid), str(p.pid)), el("span", p.comm, class_="comm"),
                  el("span", p.state, class_="tag bad") if p.state != "alive" else None,
                  el("span", f"{len(p.threads)} threads", class_="tag") if len(p.threads) > 1 else None,
+                 el("span", f"child of {p.ppid}", class_="tag") if flat else None,
                  el("span", shorten(" ".join(p.argv), 120) if p.argv else f"[{p.comm}]", class_="argv")]
         label = frag([frag(x, " ") for x in parts if x is not None])
-        if not kids:
-            return el("li", el("div", label, class_="leaf"))
-        descendants = _count_descendants(p, by_pid)
-        return el("li", el("details", el("summary", label, " ",
-                                         el("span", f"{descendants} below", class_="tag")),
-                           el("ul", [node(k) for k in kids]), class_="node"))
-
-    items = [node(p) for p in roots]
-    items += [node(p) for p in ck.processes if p.pid not in placed]
+        kids_html = items.pop(p.pid, [])
+        if not kids_html:
+            node = el("li", el("div", label, class_="leaf"))
+        else:
+            kids_html.reverse()
+            node = el("li", el("details", el("summary", label, " ",
+                                             el("span", f"{below.get(p.pid, 0)} below", class_="tag")),
+                               el("ul", kids_html), class_="node"))
+        items.setdefault(drawn_under, []).append(node)
+        if drawn_under is not None:
+            below[drawn_under] = below.get(drawn_under, 0) + 1 + below.get(p.pid, 0)
+    top = items.get(None, [])
+    top.reverse()
     tid = ids("tree")
     return el("section", el("h3", "Process tree"),
               el("div", el("button", "Expand all", type="button", data_tree=tid, data_action="expand"), " ",
                  el("button", "Collapse all", type="button", data_tree=tid, data_action="collapse"),
                  class_="tree-tools"),
-              el("ul", items, class_="tree", id=tid), id=ids("process-tree"))
-
-
-def _count_descendants(p: Process, by_pid: dict[int, Process]) -> int:
-    seen, stack = set(), list(p.children)
-    while stack:
-        c = stack.pop()
-        if c in seen or c not in by_pid:
-            continue
-        seen.add(c)
-        stack.extend(by_pid[c].children)
-    return len(seen)
+              el("ul", top, class_="tree", id=tid), id=ids("process-tree"))
 
 
 def process_index(ck: Checkpoint, ids: Ids) -> Html:
@@ -779,8 +815,13 @@ def warnings_section(ck: Checkpoint, ids: Ids) -> Html:
 def checkpoint_block(src: ReportedCheckpoint, ids: Ids, masker: Masker) -> list[Html]:
     ck = src.ck
     sockets_at = _socket_anchors(ck, ids)
+    shown_procs = ck.processes[:MAX_PROCESS_SECTIONS]
+    left_out = len(ck.processes) - len(shown_procs)
+    note = el("p", f"{left_out} more processes have no section of their own (at most {MAX_PROCESS_SECTIONS}: "
+                   "FORENSICS_HTML_MAX_PROCESSES=N raises it; inspect --json has them all)",
+              class_="note") if left_out > 0 else Html("")
     return [warnings_section(ck, ids), findings_section(src, ids), process_tree(ck, ids), process_index(ck, ids),
-            *[process_section(src, p, ids, masker, sockets_at) for p in ck.processes],
+            *[process_section(src, p, ids, masker, sockets_at) for p in shown_procs], note,
             mounts_section(ck, ids), namespaces_section(ck, ids), cgroups_section(ck, ids), files_section(ck, ids)]
 
 

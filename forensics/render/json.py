@@ -185,10 +185,16 @@ def _wrapper(ck: Checkpoint, masker: Masker) -> dict[str, Any]:
             "logs": {k: masker.texts(v) for k, v in w.logs.items()}}
 
 
+# Above this many rows (processes, threads, fds, mappings) the document is written without indentation:
+# only the C encoder is fast (json.dumps with `indent` runs the pure-Python one, ~70 s for 1M mappings).
+INDENT_ROWS = 20_000
+
+
 def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None,
            masker: Masker | None = None, pids: set[int] | None = None, python: list[Any] | None = None) -> str:
     doc = document(ck, found, stops, masker, pids)
     if python is not None:
         doc["python"] = python_doc([p for p in python if pids is None or p.pid in pids], masker or Masker())
         doc["partial"] = doc["partial"] or any(p.partial for p in python)
-    return json.dumps(doc, indent=1, default=str)
+    rows = sum(1 + len(p.threads) + len(p.fds) + len(p.vmas) for p in ck.processes)
+    return json.dumps(doc, indent=1 if rows <= INDENT_ROWS else None, default=str)

@@ -7,12 +7,19 @@ with rich; one that does not is printed plain, and the terminal wraps whole line
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from typing import TextIO
 
 from forensics.records import Column, Fact, Kind, Table, TreeLine
-from forensics.records.format import text
+from forensics.records.format import printable, text
+
+# Rows of one table drawn by rich on a terminal.
+MAX_ROWS = int(os.environ.get("FORENSICS_MAX_ROWS", "5000") or 5000)
+# The tree is indented at most this deep; deeper lines say their depth instead.
+TREE_DEPTH = 32
+
 
 def shown_columns(table: Table, wide: bool) -> list[int]:
     if wide:
@@ -105,6 +112,9 @@ def write(tables: Iterable[Table], out: TextIO | None = None, wide: bool = False
         if not table.rows:
             console.print(f"{table.heading}: none", style="dim")
             continue
+        # rich lays out ~1,000 rows a second: a terminal shows at most MAX_ROWS of a table (a million
+        # mappings would take most of an hour); a pipe, CSV and JSON have every row.
+        table = table.limited(MAX_ROWS, "FORENSICS_MAX_ROWS=N raises it; a pipe or --json has them all")
         if not fits(table, wide, console.width):
             # Numbers and addresses are never cut or folded: a table too wide for the terminal is printed
             # at its natural width and the terminal wraps whole lines.
@@ -133,4 +143,7 @@ def write_tree(title: str, lines: Iterable[TreeLine], out: TextIO | None = None)
     out = out or sys.stdout
     out.write(f"{title}\n")
     for node in lines:
-        out.write("  " * (node.depth + 1) + node.label + (f"  {node.note}" if node.note else "") + "\n")
+        # Indentation stops at TREE_DEPTH: a 100,000-deep ppid chain would otherwise write quadratic bytes.
+        indent = "  " * (min(node.depth, TREE_DEPTH) + 1)
+        deeper = f"[depth {node.depth}] " if node.depth > TREE_DEPTH else ""
+        out.write(indent + deeper + printable(node.label) + (f"  {printable(node.note)}" if node.note else "") + "\n")

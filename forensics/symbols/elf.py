@@ -29,6 +29,7 @@ from elftools.elf.sections import NoteSection, SymbolTableSection
 from elftools.elf.segments import NoteSegment
 
 from forensics.errors import ForensicsError
+from forensics.locate.views import open_evidence
 
 # What pyelftools raises on a damaged table: its own errors, its bundled construct's, and plain Python
 # errors from arithmetic on offsets and indexes that a crafted file makes nonsensical.
@@ -212,7 +213,7 @@ class ElfImage:
         """The pyelftools view; opening it reads the ELF header only."""
         if self._elf is None:
             try:
-                self._file = open(self.path, "rb")  # noqa: SIM115 - held until close()
+                self._file = open_evidence(self.path, follow=True)  # held until close()
                 self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
                 self._elf = ELFFile(cast(IO[bytes], self._map))  # mmap reads and seeks like a file
             except ValueError as e:  # mmap of an empty file
@@ -221,6 +222,9 @@ class ElfImage:
             except OSError as e:
                 self.close()
                 raise ElfError(f"cannot open: {e.strerror or e}", self.path) from None
+            except ForensicsError as e:
+                self.close()
+                raise ElfError(e.message, self.path) from None
             except PARSE_ERRORS as e:
                 self.close()
                 raise ElfError(f"not an ELF file ({e})", self.path, 0) from None
