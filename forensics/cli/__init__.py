@@ -31,8 +31,16 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    parent: str = typer.Option(None, "--parent", metavar="PATH",
+                               help="The parent of an incremental checkpoint that its own `parent` link "
+                                    "cannot reach (e.g. the --pre-checkpoint export of a Podman "
+                                    "--with-previous export): forensics --parent PRE.tar.gz inspect FINAL.tar.gz"),
 ) -> None:
     """checkpoint-forensics."""
+    if parent is not None:
+        from forensics.model import load
+
+        load.DEFAULT_PARENT = parent
 
 
 # Which module holds each command: only the one being run is imported (start-up time is part of every

@@ -96,6 +96,8 @@ class Process:
     namespaces: dict[str, int] = field(default_factory=dict)
     cgroup_set: int | None = None
     children: list[int] = field(default_factory=list)
+    # A pre-dump's process: its pid and pages are known, nothing else (forensics.model.predump).
+    memory_only: bool = False
 
     @property
     def creds(self) -> Creds | None:

@@ -17,6 +17,7 @@ from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names, syscall_name
 from forensics.model.process import Process
+from forensics.model.vma import Vma
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,9 @@ def summary(ck: Checkpoint) -> Table:
     t.add_row("size", f"{size(i.total_size)} in {len(i.images)} files, {size(i.pages_size)} of memory pages")
     nthreads = sum(len(p.threads) for p in ck.processes)
     t.add_row("processes", f"{len(ck.processes)} ({nthreads} threads)")
+    if i.pre_dump:
+        t.add_row("kind", "pre-dump: memory pages only (pids from the pagemap files; no process tree, "
+                          "registers, files or mappings)")
     if i.parent:
         t.add_row("parent", i.parent)
     w = ck.wrapper
@@ -199,12 +203,23 @@ def sockets_table(procs: list[Process]) -> Table:
     return t
 
 
-def maps_table(procs: list[Process]) -> Table:
+def dumped_cell(v: Vma, parent_known: bool) -> str:
+    """Pages held of a mapping: those in this checkpoint and, in an incremental chain, those CRIU left
+    in a parent (`+N parent`), out of the mapping's size; pages in a parent that is missing are not held."""
+    total = v.size // 4096
+    if not v.parent_pages:
+        return f"{v.dumped_pages}/{total}"
+    if not parent_known:
+        return f"{v.dumped_pages}/{total} ({v.parent_pages} in missing parent)"
+    return f"{v.dumped_pages + v.parent_pages}/{total} ({v.parent_pages} in parent)"
+
+
+def maps_table(procs: list[Process], parent_known: bool = False) -> Table:
     t = _table("memory maps", "PID", "START", "END", "PROT", "KIND", "DUMPED", "PATH")
     for p in procs:
         for v in p.vmas:
             t.add_row(str(p.pid), f"{v.start:x}", f"{v.end:x}", v.prot_str + ("s" if v.shared else "p"), v.kind,
-                      f"{v.dumped_pages}/{v.size // 4096}", v.label)
+                      dumped_cell(v, parent_known), v.label)
     return t
 
 
@@ -238,7 +253,7 @@ def render(ck: Checkpoint, sections: Sections, console: Console, stops: dict | N
     if sections.sockets:
         parts.append(sockets_table(procs))
     if sections.maps:
-        parts.append(maps_table(procs))
+        parts.append(maps_table(procs, ck.info.parent is not None))
     if sections.mounts:
         parts.append(mounts_table(ck))
     if sections.env:

@@ -2,6 +2,7 @@
 """The guest lab: checkpoints that need another kernel, made inside a qemu guest.
 
     guest.py run --out DIR [SCENARIO ...]    boot the guest, run the scenarios, unpack the results in DIR
+    guest.py bundle DIR [--to samples]       copy a run's scenarios into samples/, merging index.json
     guest.py image                           only build (or check) the cached guest image
 
 The host kernel has no CONFIG_MEM_SOFT_DIRTY, so CRIU cannot make incremental chains on it. The guest is
@@ -130,14 +131,48 @@ def run_guest(out: Path, scenarios: list[str]) -> int:
     return 0 if guest_rc == "0" and not doc.get("failed") else 1
 
 
+# What a guest run adds to samples/: its scenarios and the binaries they ran (for symbols).
+BUNDLED = ("criu-chain", "runc-chain", "podman-chain", "guest-bin")
+# Checked, not copied: the guest builds the service exactly as the host lab does.
+SAME_AS_HOST = ("service-bin/service",)
+
+
+def bundle(src: Path, dest: Path) -> None:
+    """Copy a complete guest run's scenarios into samples/ and merge its index entries into
+    samples/index.json (replacing the entries of the same scenarios; the host lab's stay as they are)."""
+    meta = src / "lab.json"
+    if not (src / "index.json").exists() or not meta.exists() or json.loads(meta.read_text())["failed"]:
+        raise SystemExit(f"guest: {src} is not a complete, successful guest run; nothing bundled")
+    for rel in SAME_AS_HOST:
+        if (src / rel).read_bytes() != (dest / rel).read_bytes():
+            raise SystemExit(f"guest: {rel} built in the guest differs from {dest / rel}; rebundle the host lab first")
+    for name in BUNDLED:
+        if (dest / name).exists():
+            shutil.rmtree(dest / name)
+        if (src / name).exists():
+            shutil.copytree(src / name, dest / name, symlinks=True)
+    shutil.copy2(meta, dest / "guest-lab.json")
+    new = json.loads((src / "index.json").read_text())
+    scenarios = {e["scenario"] for e in new}
+    index = [e for e in json.loads((dest / "index.json").read_text()) if e["scenario"] not in scenarios]
+    (dest / "index.json").write_text(json.dumps(index + new, indent=1) + "\n")
+    print(f"bundled {len(new)} guest checkpoints into {dest}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("scenarios", nargs="*")
+    b = sub.add_parser("bundle")
+    b.add_argument("src", type=Path)
+    b.add_argument("--to", type=Path, default=HERE.parent)
     sub.add_parser("image")
     args = ap.parse_args()
+    if args.cmd == "bundle":
+        bundle(args.src, args.to)
+        return 0
     if os.geteuid() != 0:
         print("guest: needs root (it builds a rootfs and a disk image)", file=sys.stderr)
         return 77

@@ -45,14 +45,16 @@ SERVICE_BIN = Path("/tmp/cf-bin/service")
 
 
 def build_programs() -> None:
+    """The service exactly as the host lab builds it (same compiler, flags, source path /lab/..., working
+    directory /), so it is the same binary as samples/service-bin/service; and the chain program."""
+    if not Path("/lab").exists():
+        os.symlink(LAB, "/lab")
     CHAIN_BIN.parent.mkdir(parents=True, exist_ok=True)
-    run("gcc", "-static", "-O1", "-g", "-Wall", "-Wextra", "-o", str(CHAIN_BIN), str(LAB / "guest" / "chain.c"),
-        timeout=600)
+    run("gcc", "-static", "-O1", "-g", "-Wall", "-Wextra", "-o", str(CHAIN_BIN), "/lab/guest/chain.c", timeout=600)
     run("gcc", "-static", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra",
-        "-o", str(SERVICE_BIN), str(LAB / "service" / "service.c"), timeout=600)
-    keep = OUT / "guest-bin"
-    keep.mkdir(exist_ok=True)
-    for b in (CHAIN_BIN, SERVICE_BIN):
+        "-o", str(SERVICE_BIN), "/lab/service/service.c", timeout=600)
+    for b, keep in ((CHAIN_BIN, OUT / "guest-bin"), (SERVICE_BIN, OUT / "service-bin")):
+        keep.mkdir(exist_ok=True)
         shutil.copy2(b, keep / b.name)
 
 
@@ -184,8 +186,8 @@ def scenario_criu_chain() -> None:
             wait_file(work / "chain.step", str(i + 1))
     proc.wait(timeout=30)  # the final dump (no --leave-running) ended it
     restored = restore_criu(out / "dump", "criu-chain")
-    finish_truth(sc, docs, restored, **{n: {"engine": "criu", "action": a, "parent": p and p[3:]}
-                                        for n, a, p in levels})
+    finish_truth(sc, docs, restored, **{n: {"engine": "criu", "action": a, "parent": p and p[3:],
+                                            "binary": "guest-bin/chain"} for n, a, p in levels})
 
 
 def restore_criu(images: Path, what: str) -> dict:
@@ -278,8 +280,8 @@ def scenario_runc_chain() -> None:
         if Path("/tmp/cf-runc-work/restore/restore.log").exists():
             shutil.copy2("/tmp/cf-runc-work/restore/restore.log", out / "restore.log")
         run("runc", "delete", "-f", name + "-r", check=False)
-    finish_truth(sc, docs, restored, pre1={"engine": "runc", "action": "pre-dump", "binary": "guest-bin/service"},
-                 dump={"engine": "runc", "action": "dump", "parent": "pre1", "binary": "guest-bin/service"})
+    finish_truth(sc, docs, restored, pre1={"engine": "runc", "action": "pre-dump", "binary": "service-bin/service"},
+                 dump={"engine": "runc", "action": "dump", "parent": "pre1", "binary": "service-bin/service"})
 
 
 # ---------------------------------------------------------------- podman-chain
