@@ -19,19 +19,27 @@ if [ "$(id -u)" != 0 ]; then echo "build-guest: needs root" >&2; exit 77; fi
 mkdir -p "$GUEST"
 
 in_root() {
+  # Unmounted whatever the command does (set -e would leave a failed command's mounts behind, and
+  # mkfs.ext4 -d would then copy the host's /proc).
+  local rc=0
   mount --bind /proc "$ROOT/proc"; mount --bind /dev "$ROOT/dev"
-  trap 'umount "$ROOT/proc" "$ROOT/dev" 2>/dev/null || true' RETURN
-  chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"
+  chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@" || rc=$?
+  umount "$ROOT/proc" "$ROOT/dev"
+  return $rc
 }
 
-if ! stage_done copy; then
-  rm -rf "$ROOT"; mkdir -p "$ROOT"
-  # What a lab run leaves in the rootfs (daemon state, apt's cache) is not part of the guest.
+if ! stage_done copy-v2; then
+  # A new copy starts every later stage again.
+  rm -rf "$ROOT"; mkdir -p "$ROOT"; : >"$STAMP"
+  # What a lab run leaves in the rootfs (daemon state, apt's cache) is not part of the guest, nor what
+  # other lab stages put under /srv and /opt (benchmark data, private tool prefixes).
   tar -C "$LAB_ROOTFS" --one-file-system -c \
-      --exclude=./var/lib/docker --exclude=./var/lib/containerd --exclude=./var/lib/containers \
-      --exclude=./var/cache/apt --exclude=./lab --exclude=./out --exclude=./.oldroot --exclude=./.lab-stamp . \
+      --exclude=./var/lib/docker --exclude="./var/lib/containerd*" --exclude=./var/lib/containers \
+      --exclude=./var/cache/apt --exclude=./lab --exclude=./out --exclude=./.oldroot --exclude=./.lab-stamp \
+      --exclude=./srv --exclude=./opt . \
     | tar -C "$ROOT" -x
-  mark copy
+  mkdir -p "$ROOT/srv" "$ROOT/opt"
+  mark copy-v2
 fi
 
 if ! stage_done kernel; then

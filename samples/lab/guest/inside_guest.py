@@ -12,7 +12,10 @@ Truth per checkpoint: /proc around it (truth.capture), and after the restore the
 (`restored`: per process, every readable mapping's non-zero pages as hashes, and every CF- marker with its
 address). Standard library only; runs with the guest rootfs's python3 as a child of the guest's init.
 
-Usage: inside_guest.py OUT [SCENARIO ...]    (default: all)
+and, in the bookworm guest (Debian 12, CRIU 3.17):
+  criu-3.17     plain `criu dump --leave-running` of the service and of the seed's busybox counter
+
+Usage: inside_guest.py [SCENARIO ...]
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def build_programs() -> None:
     directory /), so it is the same binary as samples/service-bin/service; and the chain program."""
     if not Path("/lab").exists():
         os.symlink(LAB, "/lab")
+    elif Path("/lab").resolve() != LAB:
+        run("mount", "--bind", str(LAB), "/lab")
     CHAIN_BIN.parent.mkdir(parents=True, exist_ok=True)
     run("gcc", "-static", "-O1", "-g", "-Wall", "-Wextra", "-o", str(CHAIN_BIN), "/lab/guest/chain.c", timeout=600)
     run("gcc", "-static", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra",
@@ -356,8 +361,73 @@ def cleanup() -> None:
         inside._stop_pid(pid)
 
 
+# ---------------------------------------------------------------- criu-3.17 (the bookworm guest)
+
+JOB_SERVICE = Path("/job/bin/service")  # the host lab's service binary, brought in the job (no gcc here)
+
+
+def scenario_old_criu() -> None:
+    """Checkpoints in an older CRIU's format: Debian 12's CRIU 3.17 on Debian 12's kernel, plain
+    `criu dump --leave-running` of the lab's service run directly and of the seed's busybox counter;
+    the reference is crit 3.17's JSON."""
+    sc = "criu-3.17"
+    out = OUT / sc
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path("/tmp/cf-old")
+    work.mkdir(exist_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "SERVICE_TOKEN": inside.SERVICE_TOKEN}
+    with open(out / "service.stdout", "wb") as stdout:
+        svc = subprocess.Popen([str(JOB_SERVICE), "--port", str(inside.SERVICE_PORT), "--dir", str(work)],
+                               stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT, env=env,
+                               start_new_session=True, cwd=str(work))
+    inside.DAEMONS.pids.append(svc.pid)
+    inside.wait_for(lambda: b"READY" in (out / "service.stdout").read_bytes(), "the service to be ready")
+    startup = json.loads((out / "service.stdout").read_text().splitlines()[0])
+
+    def ctl(cmd: str) -> str:
+        return run("python3", "-c", CONTROL, cmd).stdout.strip()
+
+    replies = [ctl("add 4"), ctl("shared 5")]
+    dest = out / "service"
+    dest.mkdir()
+    before = truth.capture(svc.pid)
+    t0 = time.time()
+    run("criu", "dump", "-t", str(svc.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
+        "--shell-job")
+    t1 = time.time()
+    after = truth.capture(svc.pid)
+    doc = {"scenario": sc, "checkpoint": "service", "engine": "criu", "taken_at": (t0 + t1) / 2,
+           "service_state": json.loads(ctl("state")), "control_replies": replies, "before": before,
+           "after": after, "startup": startup, "service_token": inside.SERVICE_TOKEN,
+           "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
+    record(sc, "service", dest, doc, engine="criu", binary="service-bin/service", criu="3.17")
+
+    with open(out / "counter.log", "wb") as log_out:
+        counter = subprocess.Popen(["busybox", "sh", "-c", inside.SEED_CMD], stdin=subprocess.DEVNULL,
+                                   stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True)
+    inside.DAEMONS.pids.append(counter.pid)
+    inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print")
+    dest = out / "counter"
+    dest.mkdir()
+    before = truth.capture(counter.pid)
+    t0 = time.time()
+    run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
+        "--shell-job")
+    t1 = time.time()
+    after = truth.capture(counter.pid)
+    logged = (out / "counter.log").read_text().split()
+    doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
+           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1]}
+    record(sc, "counter", dest, doc, engine="criu", criu="3.17")
+    for p in (counter, svc):
+        for child in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split():
+            inside._stop_pid(int(child))
+
+
 SCENARIOS = {"criu-chain": scenario_criu_chain, "runc-chain": scenario_runc_chain,
-             "podman-chain": scenario_podman_chain}
+             "podman-chain": scenario_podman_chain, "criu-3.17": scenario_old_criu}
+# Which scenarios build the lab's programs with the guest's gcc (the bookworm guest has none).
+BUILDS = {"criu-chain", "runc-chain", "podman-chain"}
 
 
 def main(argv: list[str]) -> int:
@@ -370,12 +440,14 @@ def main(argv: list[str]) -> int:
         return 2
     versions = {}
     for cmd in (["criu", "--version"], ["runc", "--version"], ["podman", "--version"], ["uname", "-r"]):
-        p = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        versions[cmd[0]] = (p.stdout or p.stderr).strip()
+        if shutil.which(cmd[0]):
+            p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            versions[cmd[0]] = (p.stdout or p.stderr).strip()
     check = run("criu", "check", "--feature", "mem_dirty_track", check=False)
     failed = []
     try:
-        build_programs()
+        if BUILDS & set(wanted):
+            build_programs()
         for w in wanted:
             log(f"guest scenario {w}")
             t0 = time.time()
