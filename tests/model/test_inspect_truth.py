@@ -195,7 +195,8 @@ def test_maps_match_proc(run_root: Path) -> None:
 def test_service_facts(run_root: Path) -> None:
     """Values the service set up on purpose (samples/lab/service/README.md)."""
     for s in dir_samples(run_root):
-        if s.scenario not in ("service", "service-tcp", "incremental", "runc-chain", "criu-3.17"):
+        if s.scenario not in ("service", "service-tcp", "incremental", "runc-chain", "criu-3.17") \
+                or "service_state" not in s.truth:
             continue
         p = model(s).process(s.truth["service_state"]["pid"])
         fds = {fd.fd: fd.file for fd in p.fds}
