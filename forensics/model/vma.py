@@ -32,6 +32,12 @@ class Vma:
         return self.end - self.start
 
     @property
+    def held_pages(self) -> int:
+        """Pages whose bytes the checkpoint holds: in its own pages files or, in an incremental chain,
+        left in a parent (readable when the parent is there)."""
+        return self.dumped_pages + self.parent_pages
+
+    @property
     def prot_str(self) -> str:
         return prot_string(self.prot)
 

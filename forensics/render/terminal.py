@@ -211,7 +211,7 @@ def dumped_cell(v: Vma, parent_known: bool) -> str:
         return f"{v.dumped_pages}/{total}"
     if not parent_known:
         return f"{v.dumped_pages}/{total} ({v.parent_pages} in missing parent)"
-    return f"{v.dumped_pages + v.parent_pages}/{total} ({v.parent_pages} in parent)"
+    return f"{v.held_pages}/{total} ({v.parent_pages} in parent)"
 
 
 def maps_table(procs: list[Process], parent_known: bool = False) -> Table:
