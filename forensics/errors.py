@@ -39,3 +39,11 @@ class NotACheckpoint(ForensicsError):
 
 class ArchiveError(ForensicsError):
     """A checkpoint archive that is damaged or hostile."""
+
+
+class UsageError(ForensicsError):
+    """A mistake in what the user typed (a missing file, an unknown pid, a bad option value): one line
+    with a hint, exit code 2, never "internal error"."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message + (f" ({hint})" if hint else ""))

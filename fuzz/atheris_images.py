@@ -21,7 +21,7 @@ import atheris
 
 with atheris.instrument_imports():
     from forensics.errors import ForensicsError
-    from forensics.model.load import load_checkpoint
+    from forensics.loader import load_checkpoint
     from forensics.render import json as json_render
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ app = typer.Typer(
     help="Forensic debugging of frozen containers: decode, inspect and diff CRIU checkpoints.",
     pretty_exceptions_show_locals=False,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -38,37 +39,93 @@ def _root(
 ) -> None:
     """checkpoint-forensics."""
     if parent is not None:
-        from forensics.model import load
+        from forensics import loader
 
-        load.DEFAULT_PARENT = parent
+        loader.DEFAULT_PARENT = parent
 
 
 # Which module holds each command: only the one being run is imported (start-up time is part of every
 # command's cost; a grep over 1 GiB takes about as long as importing everything).
 COMMANDS = {"inspect": "inspect", "memory": "memory", "diff": "diff", "timeline": "timeline", "doctor": "doctor",
-            "report": "report", "capture": "report", "ls": "ls"}
+            "report": "report", "capture": "report", "ls": "ls", "columns": "columns"}
 
 
 def _register(argv: list[str] | None = None) -> None:
     """Import command modules; importing one adds its commands to `app`."""
     import importlib
 
-    wanted = next((a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("-")), None)
+    args = argv if argv is not None else sys.argv[1:]
+    # The first word that is neither an option nor the value of --parent names the command.
+    words = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] != "--parent")]
+    wanted = words[0] if words else None
     modules = [COMMANDS[wanted]] if wanted in COMMANDS else sorted(set(COMMANDS.values()))
     for name in modules:
         importlib.import_module(f"forensics.cli.{name}")
 
 
+def _tidy_help(typer_app: typer.Typer) -> None:
+    """Placeholders a person reads in --help: none for flags, PATH, N, TEXT for values (typer would print
+    the Python type, `<bool>` or `<list[Path]>`)."""
+    import inspect
+    import typing
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    apps = [typer_app, *(g.typer_instance for g in typer_app.registered_groups if g.typer_instance)]
+    for a in apps:
+        for cmd in a.registered_commands:
+            if cmd.callback is None:
+                continue
+            try:
+                hints = typing.get_type_hints(cmd.callback)
+            except Exception:  # noqa: BLE001 - help text only; an odd annotation keeps typer's default
+                hints = {}
+            for name, param in inspect.signature(cmd.callback).parameters.items():
+                info = param.default
+                if not isinstance(info, (OptionInfo, ArgumentInfo)) or info.metavar is not None:
+                    continue
+                hint = str(hints.get(name, ""))
+                if hint == "<class 'bool'>":
+                    info.metavar = "" if isinstance(info, OptionInfo) else "BOOL"
+                elif "Path" in hint:
+                    info.metavar = "PATH"
+                elif "int" in hint:
+                    info.metavar = "N"
+                elif "Format" in hint:
+                    info.metavar = "text|json|jsonl|csv"
+                elif isinstance(info, ArgumentInfo):
+                    info.metavar = name.upper().rstrip("_")
+                else:
+                    info.metavar = "TEXT"
+
+
 def main() -> None:
     _register()
+    _tidy_help(app)
     try:
         app()
     except ForensicsError as e:
-        print(f"forensics: {e}", file=sys.stderr)
+        from forensics.records.format import printable
+
+        print(f"forensics: {printable(str(e))}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # `forensics inspect ... | head`: the reader has what it wanted; stop quietly, as cat and grep do.
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(0)
+    except OSError as e:
+        # The machine said no (a full disk, a permission, a path that vanished): the user's to fix, not a bug.
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"forensics: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(2)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback, no locals
         where = ""
         tb = e.__traceback__

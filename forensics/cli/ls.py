@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from forensics.cli import app
-from forensics.locate.listing import find_checkpoints
-from forensics.render.terminal import make_console, size
+from forensics.cli.common import DockerRootOpt, Format, FormatOpt, JsonOpt, chosen, emit
+from forensics.errors import UsageError
+
+EXAMPLES = """
+Examples:
+
+  forensics ls                                   # /var/lib/docker and /var/lib/kubelet/checkpoints
+  forensics ls /srv/evidence --format csv
+  forensics ls --docker-root /mnt/host/var/lib/docker --json
+"""
 
 
-@app.command("ls")
+@app.command("ls", epilog=EXAMPLES)
 def ls(
     roots: Optional[list[Path]] = typer.Argument(None, help="Where to look (default: /var/lib/docker and "
                                                           "/var/lib/kubelet/checkpoints)."),
-    as_json: bool = typer.Option(False, "--json"),
+    docker_root: Optional[Path] = DockerRootOpt,
+    as_json: bool = JsonOpt,
+    fmt: Format = FormatOpt,
+    wide: bool = typer.Option(False, "--wide", "-w", help="Every column."),
 ) -> None:
-    """List checkpoints (directories and archives) with container, name, time and size."""
-    found = sorted(find_checkpoints(roots or None), key=lambda m: (str(m.container_name), str(m.checkpoint_time)))
-    rows = [{"container": m.container_name, "container_id": m.container_id, "name": m.checkpoint_name,
-             "engine": m.engine, "layout": m.layout, "time": m.checkpoint_time.isoformat() if m.checkpoint_time else None,
-             "size": m.sizes.archive or m.sizes.images, "path": str(m.path)} for m in found]
-    if as_json:
-        print(json.dumps(rows, indent=1))
-        return
-    t = Table(show_edge=False, header_style="bold")
-    for c in ("CONTAINER", "CHECKPOINT", "ENGINE", "TAKEN", "SIZE", "PATH"):
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        taken = r["time"][:19].replace("T", " ") if r["time"] else ""
-        t.add_row(r["container"] or "", r["name"] or "", r["engine"] or "criu", taken,
-                  size(r["size"]) if r["size"] else "", r["path"])
-    make_console().print(t)
+    """List checkpoints (directories and archives) with container, pod, name, time (and its source), size."""
+    from forensics.locate.listing import find_checkpoints
+    from forensics.tables.listing import checkpoints
+
+    where = [*(roots or []), *([docker_root] if docker_root else [])]
+    for r in where:
+        if not r.exists():
+            raise UsageError(f"{r}: no such file or directory")
+    found = find_checkpoints(where or None)
+    table = checkpoints(sorted(found, key=lambda m: (str(m.container_name), m.checkpoint_time.utc.timestamp()
+                                                     if m.checkpoint_time else 0.0, str(m.path))))
+    emit([table], chosen(fmt, as_json), wide=wide)

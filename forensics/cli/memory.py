@@ -9,97 +9,117 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from forensics.cli import app
-from forensics.render.terminal import make_console
-from forensics.errors import ForensicsError
-from forensics.memory.grep import Match, grep, scan_size, strings_pattern
-from forensics.memory.search import compile_pattern
-from forensics.memory.select import VmaFilter, parse_int, parse_range
-from forensics.memory.space import VALUE_FORMATS, AddressSpace, MemoryGap
+from forensics.cli.common import (
+    BinaryOpt, ContainerOpt, DockerRootOpt, Format, FormatOpt, JsonOpt, PidsOpt, RevealOpt, RootfsOpt,
+    check_binaries, check_paths, check_pids, chosen, emit, parse_pids, warn,
+)
+from forensics.errors import ForensicsError, UsageError
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_checkpoint
-from forensics.render.hexdump import hexdump
-from forensics.render.progress import scan_progress
 
 memory_app = typer.Typer(help="Read, search, list and dump process memory.", no_args_is_help=True,
-                         pretty_exceptions_show_locals=False)
+                         pretty_exceptions_show_locals=False, context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(memory_app, name="memory")
 
-PidOpt = typer.Option(None, "--pid", help="Only these processes (pid inside the container); repeatable.")
 ProtOpt = typer.Option(None, "--prot", help="Only mappings with all these permissions, e.g. rw or x.")
-RangeOpt = typer.Option(None, "--range", help="Only addresses in START-END (hex).")
-KindOpt = typer.Option(None, "--kind", help="heap, stack, anon, file, shared, vdso (repeatable or comma list).")
-RootfsOpt = typer.Option(None, "--rootfs", help="Where the container's binaries are (repeatable).")
-BinaryOpt = typer.Option(None, "--binary", help="PATH_IN_CONTAINER=LOCAL_FILE (repeatable).")
-DockerRootOpt = typer.Option(None, "--docker-root", help="Docker data root to find checkpoints by name in.")
-ContainerOpt = typer.Option(None, "--container", help="Container name or id, when a name is ambiguous.")
+RangeOpt = typer.Option(None, "--range", help="Only addresses in START-END (hex), e.g. 7f0000000000-7fffffffffff.")
+KindOpt = typer.Option(None, "--kind", help="heap, stack, anon, file, shared, vdso: repeatable or a comma list.")
 
 
-def _space(ck: Checkpoint, pid: int) -> AddressSpace:
-    if ck.process(pid) is None:
-        raise ForensicsError(f"no process {pid} in this checkpoint (pids: {', '.join(str(p.pid) for p in ck.processes)})")
+def _load(target: str, docker_root: Path | None, container: str | None) -> Checkpoint:
+    from forensics.loader import load_checkpoint
+
+    return load_checkpoint(target, docker_root=docker_root, container=container)
+
+
+def _space(ck: Checkpoint, pid: int):  # noqa: ANN202 - forensics.memory.space.AddressSpace
+    check_pids([pid], [ck])
     space = ck.memory.get(pid)
     if space is None:
-        raise ForensicsError(f"process {pid} has no memory images (pagemap-{pid}.img)")
+        raise UsageError(f"process {pid} has no memory images (pagemap-{pid}.img)")
     return space
 
 
-@memory_app.command("map")
+def _filter(ck: Checkpoint, pid, prot, rng, kind):  # noqa: ANN001, ANN202
+    from forensics.memory.select import VmaFilter
+
+    pids = parse_pids(pid)
+    check_pids(pids, [ck])
+    return VmaFilter.parse(pids, prot, rng, kind)
+
+
+def _finish(ck: Checkpoint, found: int | None = None) -> None:
+    """Exit codes as grep's: 0 found, 1 searched and found nothing, 2 the evidence could not all be read."""
+    for e in ck.errors:
+        sys.stderr.write(f"forensics: error: {e}\n")
+    if ck.partial:
+        sys.stderr.write("forensics: the result is partial: some memory could not be read (exit 2)\n")
+        raise typer.Exit(2)
+    if found == 0:
+        raise typer.Exit(1)
+
+
+@memory_app.command("map", epilog="Example: forensics memory map checkpoint1 --pid 1 --kind heap,stack")
 def map_(
-    checkpoint: str = typer.Argument(...),
-    pid: Optional[list[int]] = PidOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
+    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    pid: Optional[list[str]] = PidsOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
     kind: Optional[list[str]] = KindOpt, docker_root: Optional[Path] = DockerRootOpt,
-    container: Optional[str] = ContainerOpt,
-    as_json: bool = typer.Option(False, "--json"),
+    container: Optional[str] = ContainerOpt, as_json: bool = JsonOpt, fmt: Format = FormatOpt,
+    wide: bool = typer.Option(False, "--wide", "-w", help="Every column."),
 ) -> None:
-    """The memory map, like /proc/PID/maps, with dumped and missing page counts."""
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
-    flt = VmaFilter.parse(pid, prot, rng, kind)
-    rows = []
-    for p in ck.processes:
-        if not flt.wants_pid(p.pid):
-            continue
-        for v in p.vmas:
-            if flt.wants_vma(v):
-                pages = v.size // 4096
-                rows.append({"pid": p.pid, "start": v.start, "end": v.end, "prot": v.prot_str + ("s" if v.shared else "p"),
-                             "pgoff": v.pgoff, "kind": v.kind, "path": v.label or None, "pages": pages,
-                             "dumped_pages": v.dumped_pages, "parent_pages": v.parent_pages,
-                             "missing_pages": pages - v.dumped_pages - v.parent_pages - v.lazy_pages,
-                             "lazy_pages": v.lazy_pages})
-    if as_json:
-        print(json.dumps(rows, indent=1))
-        return
-    t = Table(show_edge=False, header_style="bold")
-    for c in ("PID", "START-END", "PROT", "OFFSET", "KIND", "DUMPED", "MISSING", "PATH"):
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(str(r["pid"]), f"{r['start']:x}-{r['end']:x}", r["prot"], f"{r['pgoff']:x}", r["kind"],
-                  str(r["dumped_pages"] + r["parent_pages"]), str(r["missing_pages"]), r["path"] or "")
-    make_console().print(t)
+    """The memory map, like /proc/PID/maps, with dumped, parent and missing page counts."""
+    from forensics.tables.inspect import mappings
+
+    ck = _load(checkpoint, docker_root, container)
+    flt = _filter(ck, pid, prot, rng, kind)
+    table = mappings(p for p in ck.processes if flt.wants_pid(p.pid))
+    keep = [r for r in table.rows if flt.wants_vma(_VmaRow(r))]
+    table.rows = keep
+    emit([table], chosen(fmt, as_json), wide=wide)
+    _finish(ck)
 
 
-FORMATS = {**VALUE_FORMATS, "ptr": "<Q"}
+class _VmaRow:
+    """A mapping row seen as a VMA by the filter."""
+
+    def __init__(self, row: tuple) -> None:
+        self.start, self.end, self.kind = row[1], row[2], row[5]
+        self.prot_str = row[3][:3]
 
 
-@memory_app.command("read")
+FORMATS = {"u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f64", "ptr"}
+
+
+@memory_app.command("read", epilog="Examples:\n\n  forensics memory read ck1 --pid 1 --address 0x4c8f20 --as u64\n"
+                    "  forensics memory read ck1 --pid 1 --symbol request_counter --binary /app/svc=./svc")
 def read(
-    checkpoint: str = typer.Argument(...),
-    pid: int = typer.Option(..., "--pid"),
+    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    pid: int = typer.Option(..., "--pid", "-p", help="The process (pid inside the container)."),
     address: Optional[str] = typer.Option(None, "--address", help="Virtual address (hex with or without 0x)."),
     symbol: Optional[str] = typer.Option(None, "--symbol", help="A global variable, by name, from the binary."),
     length: Optional[int] = typer.Option(None, "--length", help="Bytes (default 64, or the symbol's size)."),
-    as_: Optional[str] = typer.Option(None, "--as", help="hex, u8..u64, i8..i64, f64, str, ptr"),
+    as_: Optional[str] = typer.Option(None, "--as", help="hex, str, u8..u64, i8..i64, f64 or ptr."),
     rootfs: Optional[list[Path]] = RootfsOpt, binary: Optional[list[str]] = BinaryOpt,
     docker_root: Optional[Path] = DockerRootOpt, container: Optional[str] = ContainerOpt,
+    reveal: bool = RevealOpt,
 ) -> None:
-    """Read memory at an address or a symbol; unmapped or not-dumped memory is reported, never zeros."""
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
-    space = _space(ck, pid)
+    """Read memory at an address or a symbol; unmapped, not-dumped or damaged memory is said, never zeros."""
+    from forensics.memory.select import parse_int
+    from forensics.memory.space import VALUE_FORMATS, GapKind, MemoryGap
+    from forensics.records.format import printable, printable_bytes
+    from forensics.render.hexdump import hexdump
+    from forensics.tables.secrets import masker_for
+
+    check_paths(rootfs, "--rootfs")
+    check_binaries(binary)
     if (address is None) == (symbol is None):
-        raise ForensicsError("give --address or --symbol")
+        raise UsageError("give --address or --symbol", "e.g. --address 0x7ffc1000")
+    if as_ is not None and as_ not in FORMATS | {"hex", "str"}:
+        raise UsageError(f"--as takes hex, str, {', '.join(sorted(FORMATS))}; not {as_!r}")
+    ck = _load(checkpoint, docker_root, container)
+    space = _space(ck, pid)
+    masker = masker_for([ck], reveal)
     if symbol is not None:
         from forensics.symbols.resolve import resolver_for
         from forensics.symbols.stops import symbol_address
@@ -107,42 +127,126 @@ def read(
         resolver = resolver_for(ck, rootfs, binary)
         found = symbol_address(ck.process(pid), resolver, symbol)
         if found is None:
-            missing = f" (binaries not found: {', '.join(sorted(resolver.missing))})" if resolver.missing else ""
-            raise ForensicsError(f"pid {pid}: no symbol {symbol!r} in the mapped binaries{missing}")
+            missing = f"; binaries not found: {', '.join(sorted(resolver.missing))}" if resolver.missing else ""
+            raise UsageError(f"pid {pid}: no symbol {symbol!r} in the mapped binaries{missing}",
+                             "give --rootfs DIR or --binary PATH=FILE")
         addr, size = found
         if as_ is None and size in (1, 2, 4, 8):
             as_ = f"u{size * 8}"
         length = length or size or 64
     else:
-        addr = parse_int(address)
+        addr = parse_int(address or "")
     as_ = as_ or "hex"
     length = length or 64
     try:
         if as_ == "str":
-            print(space.read_cstring(addr, max(length, 1)).decode("utf-8", "backslashreplace"))
-            return
-        if as_ == "hex":
-            print(hexdump(space.read(addr, length), addr))
-            return
-        if as_ not in FORMATS:
-            raise ForensicsError(f"--as takes hex, str, {', '.join(FORMATS)}; not {as_!r}")
-        fmt = FORMATS[as_]
-        width = struct.calcsize(fmt)
-        data = space.read(addr, max(width, length - length % width))
-        for i in range(0, len(data), width):
-            (value,) = struct.unpack_from(fmt, data, i)
-            if as_ == "ptr":
-                vma = space.vma_at(value)
-                where = f"  -> {vma.label or vma.kind}" if vma else ""
-                print(f"{addr + i:016x}  0x{value:016x}{where}")
-            else:
-                print(f"{addr + i:016x}  {value}")
+            print(printable(masker.text(space.read_cstring(addr, max(length, 1)).decode("utf-8", "backslashreplace"))))
+        elif as_ == "hex":
+            print(hexdump(masker.data(space.read(addr, length)), addr))
+        else:
+            fmt = VALUE_FORMATS.get(as_, "<Q")
+            width = struct.calcsize(fmt)
+            data = space.read(addr, max(width, length - length % width))
+            for i in range(0, len(data), width):
+                (value,) = struct.unpack_from(fmt, data, i)
+                if as_ == "ptr":
+                    vma = space.vma_at(value)
+                    where = f"  -> {printable(vma.label or vma.kind)}" if vma else ""
+                    print(f"0x{addr + i:016x}  0x{value:016x}{where}")
+                else:
+                    print(f"0x{addr + i:016x}  {value}")
     except MemoryGap as gap:
+        if gap.kind is GapKind.DAMAGED:
+            sys.stderr.write(f"forensics: pid {pid}: {gap}\n")
+            raise typer.Exit(2) from None
         raise ForensicsError(f"pid {pid}: {gap}") from None
+    _ = printable_bytes
 
 
-def _context(ck: Checkpoint, m: Match, n: int) -> tuple[int, bytes]:
+GREP_EXAMPLES = """
+Examples:
+
+  forensics memory grep 'password=' checkpoint1 -C 32       # each match with 32 bytes around it
+  forensics memory grep -i --utf16 'secret' checkpoint1 --pid 1,7
+  forensics memory grep --regex 'AKIA[0-9A-Z]{16}' export.tar.zst --json
+  forensics memory grep -c cf-token checkpoint1                 # only the count (exit 1 when 0)
+
+Exit status: 0 when something matched, 1 when nothing did, 2 when the checkpoint could not all be read.
+"""
+
+
+@memory_app.command("grep", epilog=GREP_EXAMPLES)
+def grep_(
+    pattern: str = typer.Argument(..., help="Fixed bytes (default), a regex with --regex, or hex with --hex."),
+    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    regex: bool = typer.Option(False, "--regex", "-E", help="PATTERN is a Python regular expression over bytes."),
+    hex_: bool = typer.Option(False, "--hex", help="PATTERN is hex bytes, e.g. 'de ad be ef'."),
+    ignore_case: bool = typer.Option(False, "--ignore-case", "-i", help="Match ASCII letters in either case."),
+    utf16: bool = typer.Option(False, "--utf16", help="Search PATTERN encoded as UTF-16LE (Windows-style strings)."),
+    context: int = typer.Option(0, "--context", "-C", help="Bytes of context around each match, as hexdump."),
+    count: bool = typer.Option(False, "--count", "-c", help="Print only the number of matches."),
+    as_json: bool = JsonOpt, fmt: Format = FormatOpt,
+    pid: Optional[list[str]] = PidsOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
+    kind: Optional[list[str]] = KindOpt, docker_root: Optional[Path] = DockerRootOpt,
+    container: Optional[str] = ContainerOpt, reveal: bool = RevealOpt,
+) -> None:
+    """Search every process's memory; each match with pid, address, the matched bytes and the mapping."""
+    from forensics.memory.grep import grep, scan_size
+    from forensics.memory.search import compile_pattern
+    from forensics.render.progress import scan_progress
+    from forensics.tables import memory as tables
+    from forensics.tables.secrets import masker_for
+
+    fmt = chosen(fmt, as_json)
+    try:
+        pat = compile_pattern(pattern, regex=regex, hex_bytes=hex_, ignore_case=ignore_case, utf16=utf16)
+    except Exception as e:  # noqa: BLE001 - re.error, bad hex: the user's pattern, said in one line
+        raise UsageError(f"bad pattern: {e}") from None
+    ck = _load(checkpoint, docker_root, container)
+    flt = _filter(ck, pid, prot, rng, kind)
+    with scan_progress(scan_size(ck, flt), "grep", enabled=fmt is Format.TEXT and not count) as progress:
+        matches = list(grep(ck, pat, flt, progress))
+    if count:
+        print(json.dumps({"count": len(matches)}) if fmt is Format.JSON else len(matches))
+        _finish(ck, len(matches))
+        return
+    masker = masker_for([ck], reveal)
+    table = tables.matches(ck, matches, masker)
+    if context and fmt is not Format.TEXT:
+        _with_context(ck, matches, context, masker, fmt)
+    elif context:
+        from forensics.render.hexdump import hexdump
+        from forensics.render.table import write
+
+        for m, row in zip(matches, table.rows):
+            one = type(table)(table.type, [row])
+            write([one], sys.stdout)
+            start, data = _context(ck, m, context)
+            print(hexdump(masker.data(data), start))
+    else:
+        emit([table], fmt)
+    _finish(ck, len(matches))
+
+
+def _with_context(ck: Checkpoint, matches, n: int, masker, fmt: Format) -> None:  # noqa: ANN001
+    out = []
+    for m in matches:
+        start, data = _context(ck, m, n)
+        out.append({"pid": m.pid, "address": m.address, "length": m.length, "vma_start": m.vma.start,
+                    "vma_end": m.vma.end, "where": m.where, "kind": m.vma.kind,
+                    "context_start": start, "context_hex": masker.data(data).hex()})
+    if fmt is Format.JSON:
+        print(json.dumps({"matches": out}, indent=1))
+    else:
+        for doc in out:
+            print(json.dumps({"record": "matches", **doc}))
+
+
+def _context(ck: Checkpoint, m, n: int) -> tuple[int, bytes]:  # noqa: ANN001
+    from forensics.memory.space import MemoryGap
+
     space = ck.memory[m.pid]
+    page = ck.page_size_of(m.pid)
     start = max(m.vma.start, m.address - n)
     end = min(m.vma.end, m.address + m.length + n)
     # Shrink to what is readable: context must never invent bytes.
@@ -150,161 +254,134 @@ def _context(ck: Checkpoint, m: Match, n: int) -> tuple[int, bytes]:
         try:
             return start, space.read(start, end - start)
         except MemoryGap:
-            start = (start // 4096 + 1) * 4096
+            start = (start // page + 1) * page
     try:
         return m.address, space.read(m.address, m.length)
     except MemoryGap:
         return m.address, b""
 
 
-@memory_app.command("grep")
-def grep_(
-    pattern: str = typer.Argument(..., help="Fixed bytes (default), a regex with --regex, or hex with --hex."),
-    checkpoint: str = typer.Argument(...),
-    regex: bool = typer.Option(False, "--regex"), hex_: bool = typer.Option(False, "--hex"),
-    ignore_case: bool = typer.Option(False, "--ignore-case", "-i"), utf16: bool = typer.Option(False, "--utf16"),
-    context: int = typer.Option(0, "--context", "-C", help="Bytes of context around each match, as hexdump."),
-    count: bool = typer.Option(False, "--count"), as_json: bool = typer.Option(False, "--json"),
-    pid: Optional[list[int]] = PidOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
-    kind: Optional[list[str]] = KindOpt, docker_root: Optional[Path] = DockerRootOpt,
-    container: Optional[str] = ContainerOpt,
-) -> None:
-    """Search every process's memory; each match with pid, address and mapping."""
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
-    flt = VmaFilter.parse(pid, prot, rng, kind)
-    try:
-        pat = compile_pattern(pattern, regex=regex, hex_bytes=hex_, ignore_case=ignore_case, utf16=utf16)
-    except (ValueError, Exception) as e:  # re.error, bad hex
-        raise ForensicsError(f"bad pattern: {e}") from None
-    with scan_progress(scan_size(ck, flt), "grep", enabled=not as_json) as progress:
-        matches = list(grep(ck, pat, flt, progress))
-    if count:
-        print(json.dumps({"count": len(matches)}) if as_json else len(matches))
-        return
-    if as_json:
-        out = []
-        for m in matches:
-            doc = {"pid": m.pid, "address": m.address, "length": m.length, "vma_start": m.vma.start,
-                   "vma_end": m.vma.end, "where": m.where, "kind": m.vma.kind}
-            if context:
-                start, data = _context(ck, m, context)
-                doc["context_start"], doc["context_hex"] = start, data.hex()
-            out.append(doc)
-        print(json.dumps(out, indent=1))
-        return
-    for m in matches:
-        print(f"pid {m.pid}  0x{m.address:x}  {m.where} [{m.vma.start:x}-{m.vma.end:x} {m.vma.prot_str}]")
-        if context:
-            start, data = _context(ck, m, context)
-            print(hexdump(data, start))
-
-
-@memory_app.command("strings")
+@memory_app.command("strings", epilog="Example: forensics memory strings checkpoint1 --pid 1 --min-len 8 | grep -i key")
 def strings(
-    checkpoint: str = typer.Argument(...),
-    min_len: int = typer.Option(4, "--min-len"),
-    encoding: str = typer.Option("ascii", "--encoding", help="ascii or utf16"),
-    pid: Optional[list[int]] = PidOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
+    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    min_len: int = typer.Option(4, "--min-len", "-n", help="Shortest string to show."),
+    utf16: bool = typer.Option(False, "--utf16", help="UTF-16LE strings instead of ASCII."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", hidden=True),
+    as_json: bool = JsonOpt, fmt: Format = FormatOpt,
+    pid: Optional[list[str]] = PidsOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
     kind: Optional[list[str]] = KindOpt, docker_root: Optional[Path] = DockerRootOpt,
-    container: Optional[str] = ContainerOpt,
+    container: Optional[str] = ContainerOpt, reveal: bool = RevealOpt,
 ) -> None:
-    """Printable strings with their addresses."""
-    if encoding not in ("ascii", "utf16"):
-        raise ForensicsError("--encoding is ascii or utf16")
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
-    flt = VmaFilter.parse(pid, prot, rng, kind)
-    pat = strings_pattern(max(min_len, 1), encoding)
-    out = sys.stdout
-    for m in grep(ck, pat, flt):
-        data = ck.memory[m.pid].read(m.address, m.length)
-        text = data.decode("utf-16-le" if encoding == "utf16" else "ascii", "replace")
-        out.write(f"{m.pid} 0x{m.address:x} {text}\n")
+    """Printable strings with their pid and address (secrets masked)."""
+    from forensics.memory.grep import grep, strings_pattern
+    from forensics.tables import memory as tables
+    from forensics.tables.secrets import masker_for
+
+    if encoding is not None:
+        if encoding not in ("ascii", "utf16"):
+            raise UsageError("--encoding is ascii or utf16", "or say --utf16")
+        utf16 = utf16 or encoding == "utf16"
+    ck = _load(checkpoint, docker_root, container)
+    flt = _filter(ck, pid, prot, rng, kind)
+    found = list(grep(ck, strings_pattern(max(min_len, 1), "utf16" if utf16 else "ascii"), flt))
+    fmt = chosen(fmt, as_json)
+    table = tables.strings(ck, found, utf16, masker_for([ck], reveal))
+    if fmt is Format.TEXT:
+        from forensics.records.format import printable
+
+        out = sys.stdout
+        for pid_, addr, text in table.rows:
+            out.write(f"{pid_} 0x{addr:x} {printable(text)}\n")
+    else:
+        emit([table], fmt)
+    _finish(ck, len(found))
 
 
-@memory_app.command("dump")
+@memory_app.command("dump", epilog="Examples:\n\n  forensics memory dump ck1 --pid 1 --vma 0x55d0c0a00000 -o heap.bin\n"
+                    "  forensics memory dump ck1 --pid 1 --all -o mem.bin   # plus mem.bin.map.json\n"
+                    "  forensics memory dump ck1 --pid 1 --range 1000-2000 -o - | xxd")
 def dump(
-    checkpoint: str = typer.Argument(...),
-    pid: int = typer.Option(..., "--pid"),
-    output: Path = typer.Option(..., "-o", "--output"),
+    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    pid: int = typer.Option(..., "--pid", "-p", help="The process (pid inside the container)."),
+    output: str = typer.Option(..., "-o", "--output", help="The file to write, or - for stdout."),
     vma: Optional[str] = typer.Option(None, "--vma", help="The mapping that contains this address."),
     rng: Optional[str] = typer.Option(None, "--range", help="START-END (hex)."),
     all_: bool = typer.Option(False, "--all", help="Every mapping, back to back; OUT.map.json says where each is."),
     docker_root: Optional[Path] = DockerRootOpt, container: Optional[str] = ContainerOpt,
 ) -> None:
     """Write raw memory to a file. Bytes CRIU did not dump are left as holes (a sparse file) and listed."""
+    from forensics.memory.dump import dump_spans
+    from forensics.memory.select import parse_int, parse_range
+    from forensics.model.vma import KERNEL_KINDS
+
     if sum(x is not None and x is not False for x in (vma, rng, all_ or None)) != 1:
-        raise ForensicsError("give exactly one of --vma ADDR, --range A-B, --all")
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
+        raise UsageError("give exactly one of --vma ADDR, --range A-B, --all")
+    to_stdout = output == "-"
+    if all_ and to_stdout:
+        raise UsageError("--all writes OUT.map.json beside OUT; give a file name, not -")
+    if not to_stdout:
+        out_path = Path(output)
+        if out_path.is_dir():
+            raise UsageError(f"-o {output} is a directory", "give a file name")
+        if not out_path.parent.is_dir():
+            raise UsageError(f"-o {output}: no directory {out_path.parent}")
+    ck = _load(checkpoint, docker_root, container)
     space = _space(ck, pid)
     if vma is not None:
         v = space.vma_at(parse_int(vma))
         if v is None:
-            raise ForensicsError(f"pid {pid}: no mapping contains {vma}")
+            raise UsageError(f"pid {pid}: no mapping contains {vma}", "see forensics memory map")
         spans = [(v.start, v.end)]
     elif rng is not None:
         spans = [parse_range(rng)]
     else:
         # Every mapping back to back: one sparse file over the whole address space would be 128 TiB.
-        spans = [(v.start, v.end) for v in space.vmas if v.kind not in ("vsyscall", "vvar")]
-    written = 0
-    gaps: list[tuple[int, int]] = []
-    index = []
+        spans = [(v.start, v.end) for v in space.vmas if v.kind not in KERNEL_KINDS - {"vdso"}]
     try:
-        with open(output, "wb") as out:
-            base = 0
-            for start, end in spans:
-                out.truncate(base + end - start)
-                addr = start
-                for seg_addr, data, _v in space.segments():
-                    if seg_addr + len(data) <= start or seg_addr >= end:
-                        continue
-                    lo, hi = max(seg_addr, start), min(seg_addr + len(data), end)
-                    if lo > addr:
-                        gaps.append((addr, lo))
-                    out.seek(base + lo - start)
-                    out.write(data[lo - seg_addr:hi - seg_addr])
-                    written += hi - lo
-                    addr = hi
-                if addr < end:
-                    gaps.append((addr, end))
-                index.append({"start": start, "end": end, "file_offset": base})
-                base += end - start
-        if all_:
-            Path(f"{output}.map.json").write_text(json.dumps(index, indent=1) + "\n")
+        if to_stdout:
+            res = dump_spans(space, spans, sys.stdout.buffer, sparse=False)
+        else:
+            with open(output, "wb") as fh:
+                res = dump_spans(space, spans, fh)
+            if all_:
+                Path(f"{output}.map.json").write_text(json.dumps(
+                    [{"start": s, "end": e, "file_offset": o} for s, e, o in res.index], indent=1) + "\n")
     except OSError as e:
         raise ForensicsError(f"cannot write: {e.strerror}", output) from None
-    err = make_console(stderr=True)
-    err.print(f"wrote {written} dumped bytes of {len(spans)} range(s) to {output}"
-              + (f" (where each mapping landed: {output}.map.json)" if all_ else ""))
-    for lo, hi in gaps[:50]:
-        err.print(f"  not in the checkpoint: 0x{lo:x}-0x{hi:x} (left as a hole)")
-    if len(gaps) > 50:
-        err.print(f"  ... and {len(gaps) - 50} more gaps")
+    err = sys.stderr
+    err.write(f"wrote {res.written} dumped bytes of {len(spans)} range(s) to {output}"
+              + (f" (where each mapping landed: {output}.map.json)" if all_ else "") + "\n")
+    for lo, hi in res.gaps[:50]:
+        err.write(f"  not in the checkpoint: 0x{lo:x}-0x{hi:x} (left as a hole)\n")
+    if len(res.gaps) > 50:
+        err.write(f"  ... and {len(res.gaps) - 50} more gaps\n")
+    _finish(ck)
 
 
-@memory_app.command("yara")
+@memory_app.command("yara", epilog="Example: forensics memory yara rules.yar checkpoint1 --json\n\n"
+                    "Exit status: 0 when a rule matched, 1 when none did, 2 on unreadable evidence.")
 def yara(
-    rules: Path = typer.Argument(..., help="A YARA rules file."),
-    checkpoint: str = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json"),
-    pid: Optional[list[int]] = PidOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
+    rules: Path = typer.Argument(..., help="A YARA rules file (yara-x syntax)."),
+    checkpoint: str = typer.Argument(..., help="Any form inspect takes."),
+    as_json: bool = JsonOpt, fmt: Format = FormatOpt,
+    pid: Optional[list[str]] = PidsOpt, prot: Optional[str] = ProtOpt, rng: Optional[str] = RangeOpt,
     kind: Optional[list[str]] = KindOpt, docker_root: Optional[Path] = DockerRootOpt,
-    container: Optional[str] = ContainerOpt,
+    container: Optional[str] = ContainerOpt, reveal: bool = RevealOpt,
 ) -> None:
-    """YARA rules (yara-x) over every process's memory; matches with pid, address and mapping."""
+    """YARA rules (yara-x) over every process's memory; matches with pid, address, bytes and mapping."""
     from forensics.memory.yara import compile_rules, scan
+    from forensics.tables import memory as tables
+    from forensics.tables.secrets import masker_for
 
     try:
         text = rules.read_text()
     except OSError as e:
-        raise ForensicsError(f"cannot read: {e.strerror}", rules) from None
+        raise UsageError(f"cannot read {rules}: {e.strerror}") from None
     compiled = compile_rules(text, str(rules))
-    ck = load_checkpoint(checkpoint, docker_root=docker_root, container=container)
-    matches = list(scan(ck, compiled, VmaFilter.parse(pid, prot, rng, kind)))
-    if as_json:
-        print(json.dumps([{"rule": m.rule, "pattern": m.pattern, "pid": m.pid, "address": m.address,
-                           "length": m.length, "where": m.vma.label or m.vma.kind} for m in matches], indent=1))
-        return
-    for m in matches:
-        print(f"{m.rule} {m.pattern}  pid {m.pid}  0x{m.address:x}  {m.vma.label or m.vma.kind} "
-              f"[{m.vma.start:x}-{m.vma.end:x} {m.vma.prot_str}]")
+    ck = _load(checkpoint, docker_root, container)
+    matches = list(scan(ck, compiled, _filter(ck, pid, prot, rng, kind)))
+    emit([tables.yara_matches(ck, matches, masker_for([ck], reveal))], chosen(fmt, as_json))
+    _finish(ck, len(matches))
+
+
+_ = warn

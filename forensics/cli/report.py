@@ -16,12 +16,15 @@ import typer
 
 from forensics import __version__
 from forensics.cli import app
-from forensics.errors import ForensicsError
+from forensics.cli.common import check_binaries, check_paths, warn
+from forensics.errors import ForensicsError, UsageError
+from forensics.tables.order import order_problems
 from forensics.memory.grep import scan_size
 from forensics.memory.select import VmaFilter
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import html
+from forensics.report import assemble
 from forensics.render.progress import scan_progress
 from forensics.symbols.resolve import resolver_for
 
@@ -29,17 +32,21 @@ DOCKER_TIMEOUT = 60
 CHECKPOINT_TIMEOUT = 900
 
 
-def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path, reveal: bool,
-                rootfs: list[Path] | None, binary: list[str] | None) -> html.Report:
+def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path | None, reveal: bool,
+                rootfs: list[Path] | None, binary: list[str] | None) -> assemble.Report:
+    """Assemble and write the report (to stdout when `output` is None)."""
     resolvers = [resolver_for(ck, rootfs, binary) for ck in checkpoints]
-    symbols = [None if r.empty else html.BinarySymbols(ck, r) for ck, r in zip(checkpoints, resolvers)]
+    symbols = [None if r.empty else assemble.BinarySymbols(ck, r) for ck, r in zip(checkpoints, resolvers)]
     try:
         total = sum(scan_size(ck, VmaFilter()) for ck in checkpoints[1:])
         with scan_progress(total, "diff") as progress:
-            report = html.assemble(targets, checkpoints, reveal=reveal, symbols=symbols,
+            report = assemble.assemble(targets, checkpoints, reveal=reveal, symbols=symbols,
                                    command=shlex.join(["forensics", *sys.argv[1:]]), version=__version__,
                                    progress=progress)
-        html.write(report, output)
+        if output is None:
+            sys.stdout.write(html.render(report))
+        else:
+            html.write(report, output)
     finally:
         for s in symbols:
             if s is not None:
@@ -47,11 +54,12 @@ def make_report(targets: list[str], checkpoints: list[Checkpoint], output: Path,
     return report
 
 
-@app.command()
+@app.command(epilog="Examples:\n\n  forensics report checkpoint1 checkpoint2 -o incident-42.html\n"
+             "  forensics report export.tar.zst --rootfs ./image -o - > report.html")
 def report(
     checkpoints: list[str] = typer.Argument(..., help="Checkpoints of one container, oldest first (any form "
                                                       "inspect takes)."),
-    output: Path = typer.Option(Path("report.html"), "-o", "--output", help="The HTML file to write."),
+    output: str = typer.Option("report.html", "-o", "--output", help="The HTML file to write, or - for stdout."),
     reveal: bool = typer.Option(False, "--reveal", help="Show secret-looking values instead of masking them."),
     docker_root: Optional[Path] = typer.Option(None, "--docker-root", help="Docker data root to find checkpoints "
                                                                             "by name in."),
@@ -65,9 +73,19 @@ def report(
 
     With several checkpoints (oldest first) it also shows the changes between consecutive ones and a timeline
     of every value that moved. The page loads nothing from anywhere; open it in any browser."""
+    check_paths(rootfs, "--rootfs")
+    check_binaries(binary)
+    out = None if output == "-" else Path(output)
+    if out is not None and out.is_dir():
+        raise UsageError(f"-o {output} is a directory", f"give a file name, e.g. -o {out / 'report.html'}")
+    if out is not None and not out.parent.is_dir():
+        raise UsageError(f"-o {output}: no directory {out.parent}")
     cks = [load_checkpoint(c, docker_root=docker_root, container=container) for c in checkpoints]
-    make_report(checkpoints, cks, output, reveal, rootfs, binary)
-    print(f"report: {output}")
+    for problem in order_problems(cks):
+        warn(problem)
+    make_report(checkpoints, cks, out, reveal, rootfs, binary)
+    if out is not None:
+        print(f"report: {output}")
     if any(ck.partial for ck in cks):
         print("forensics: partial result: some evidence could not be read (listed at the top of the report)",
               file=sys.stderr)
@@ -75,13 +93,6 @@ def report(
 
 
 # ------------------------------------------------------------------ capture
-
-EXPERIMENTAL_FIX = ("the Docker daemon is not in experimental mode (\"checkpoint is only supported in experimental "
-                    "mode\"): start dockerd with --experimental, or put \"experimental\": true in "
-                    "/etc/docker/daemon.json and restart it")
-CRIU_FIX = ("CRIU is not installed where the Docker daemon runs: install it there (Debian: apt-get install criu; "
-            "kernels from 6.16 need CRIU 4.2 or newer)")
-
 
 def _docker(*args: str, timeout: float = DOCKER_TIMEOUT) -> subprocess.CompletedProcess[str]:
     docker = shutil.which("docker")
@@ -101,22 +112,23 @@ def _last_line(p: subprocess.CompletedProcess[str]) -> str:
 
 
 def checkpoint_error(output: str) -> str:
-    """What a failed `docker checkpoint create` means, with the fix when it is a known cause."""
-    low = output.lower()
-    if "experimental mode" in low or "only supported in experimental" in low:
-        return EXPERIMENTAL_FIX
-    if "criu" in low and any(s in low for s in ("executable file not found", "no such file", "not found in $path",
-                                                "criu: not found", "command not found")):
-        return CRIU_FIX
+    """What a failed `docker checkpoint create` means, with the fix, from doctor's rule table."""
+    from forensics.doctor.rules import explain
+
+    rule = explain(output)
+    if rule is not None:
+        return f"{rule.title}: {rule.fix}"
     lines = [x.strip() for x in output.splitlines() if x.strip()]
-    return "docker checkpoint create failed: " + (lines[-1] if lines else "no output")
+    return "docker checkpoint create failed: " + (lines[-1] if lines else "no output") + \
+        " (forensics doctor explains CRIU's dump.log)"
 
 
 def default_name() -> str:
     return "forensics-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@app.command()
+@app.command(epilog="Examples:\n\n  forensics capture my-container              # a checkpoint (kept running) + its report\n"
+             "  forensics capture web-1 --name incident-42 --rootfs ./image")
 def capture(
     container: str = typer.Argument(..., help="The running container to checkpoint (name or id)."),
     name: Optional[str] = typer.Option(None, "--name", help="Checkpoint name (default forensics-<UTC time>)."),

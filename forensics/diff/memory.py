@@ -20,7 +20,6 @@ from forensics.model.process import Process
 from forensics.model.vma import Vma
 
 CHUNK = 1 << 20
-PAGE = 4096
 MAX_DIFF_BYTES_PER_PAGE = 512
 STACK_WINDOW_BELOW_SP = 16 << 10
 
@@ -181,15 +180,16 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
     frame both."""
     changes: list[VmaMemoryChange] = []
     values: list[ValueChange] = []
+    page = pb.page_size
     frame_b = pa.vmas if pb.memory_only else pb.vmas
-    a_vmas = {(v.start, v.end): v for v in (frame_b if pa.memory_only else pa.vmas) if v.kind != "guard"}
+    a_vmas = {(v.start, v.end): v for v in (frame_b if pa.memory_only else pa.vmas)}
 
     def is_pointer(x: int) -> bool:
         return x > 0x10000 and sb.vma_at(x) is not None
 
     buf_a, buf_b = bytearray(CHUNK), bytearray(CHUNK)
     for vb in frame_b:
-        if vb.kind == "guard" or (vb.start, vb.end) not in a_vmas:
+        if (vb.start, vb.end) not in a_vmas:
             continue
         rec = VmaMemoryChange(pid_b, vb)
         noise = _noise_rule(pb, vb)
@@ -201,11 +201,11 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
                     adata = sa._chunk(addr + pos, len(bdata) - pos)
                 except MemoryGap:
                     rec.appeared += 1
-                    pos += PAGE
+                    pos += page
                     continue
                 n = len(adata)
                 _compare_span(pid_b, addr + pos, adata, bdata[pos:pos + n], buf_a, buf_b, rec, values,
-                              is_pointer, where, namer, noise)
+                              is_pointer, where, namer, noise, page)
                 if progress:
                     progress(n)
                 pos += n
@@ -216,7 +216,7 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
                     off += len(sb._chunk(addr + off, len(adata) - off))  # a whole run of B at once
                 except MemoryGap:
                     rec.vanished += 1
-                    off += PAGE
+                    off += page
         if rec.total:
             changes.append(rec)
     return changes, values
@@ -224,7 +224,7 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
 
 def _compare_span(pid: int, addr: int, a: memoryview, b: memoryview, buf_a: bytearray, buf_b: bytearray,
                   rec: VmaMemoryChange, values: list[ValueChange], is_pointer, where: str,  # noqa: ANN001
-                  namer: Namer | None, noise: Callable[[int], str | None]) -> None:
+                  namer: Namer | None, noise: Callable[[int], str | None], page: int) -> None:
     for off in range(0, len(a), CHUNK):
         n = min(CHUNK, len(a) - off)
         if n == CHUNK:
@@ -237,8 +237,8 @@ def _compare_span(pid: int, addr: int, a: memoryview, b: memoryview, buf_a: byte
             residency.drop(a, off, n)
             residency.drop(b, off, n)
             continue
-        for p in range(off, off + n, PAGE):
-            pa, pb = a[p:p + PAGE].tobytes(), b[p:p + PAGE].tobytes()
+        for p in range(off, off + n, page):
+            pa, pb = a[p:p + page].tobytes(), b[p:p + page].tobytes()
             if pa == pb:
                 continue
             rec.changed += 1

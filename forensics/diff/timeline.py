@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from forensics.errors import ForensicsError
 from forensics.memory.space import VALUE_FORMATS, MemoryGap
 from forensics.model.checkpoint import Checkpoint
-
-
+from forensics.records import Timestamp
 
 @dataclass(frozen=True, slots=True)
 class Point:
     """The value in one checkpoint, or why there is none (`missing`)."""
 
     checkpoint: str
-    time: str | None
+    time: Timestamp | None
     value: int | float | str | None
     missing: str | None = None
 
@@ -43,8 +42,25 @@ def series(checkpoints: list[Checkpoint], pid: int, address: int, kind: str) -> 
     return out
 
 
+def guess_kind(checkpoints: list[Checkpoint], pid: int, address: int) -> str:
+    """"str" when the first readable bytes at the address are printable text ending in NUL within 64 bytes
+    (a counter string such as "i=4" must not be read as a u64 and called growing), else "u64"."""
+    for ck in checkpoints:
+        space = ck.memory.get(pid)
+        if space is None:
+            continue
+        try:
+            data = space.read_cstring(address, 64)
+        except MemoryGap:
+            continue
+        if data and len(data) < 64 and all(0x20 <= b < 0x7F for b in data):
+            return "str"
+        return "u64"
+    return "u64"
+
+
 def monotonic(points: list[Point]) -> str | None:
-    """'only grew' / 'only shrank' / None, over the numeric points."""
+    """'only grew' / 'only shrank' / None, over the numeric points (never over strings)."""
     nums = [p.value for p in points if isinstance(p.value, (int, float))]
     if len(nums) < 2:
         return None

@@ -61,6 +61,29 @@ _FDINFO = r"(?P<pid>\d+) fdinfo (?P<fd>\d+): +pos:"
 
 RULES: tuple[Rule, ...] = (
     Rule(
+        id="docker-not-experimental",
+        title="The Docker daemon is not in experimental mode",
+        patterns=(r"checkpoint is only supported in experimental mode", r"only supported on a daemon with experimental"),
+        explanation=("`docker checkpoint` is an experimental feature: a daemon started without --experimental "
+                     "refuses it before CRIU runs. Nothing was dumped and the container kept running."),
+        fix=("Start dockerd with --experimental, or put \"experimental\": true in /etc/docker/daemon.json and "
+             "restart the daemon; then checkpoint again."),
+        priority=95,
+        examples=("Error response from daemon: checkpoint is only supported in experimental mode",),
+    ),
+    Rule(
+        id="criu-missing",
+        title="CRIU is not installed where the container engine runs",
+        patterns=(r"exec: \"criu\": executable file not found in \$PATH", r"criu: (?:command )?not found",
+                  r"unable to find criu", r"CRIU binary not found"),
+        explanation=("The engine (Docker through runc, Podman, containerd) runs the `criu` program to checkpoint; "
+                     "there is none on its PATH. Nothing was dumped; the container is unchanged."),
+        fix=("Install CRIU on the host that runs the engine (Debian: apt-get install criu); kernels from 6.16 "
+             "need CRIU 4.2 or newer. Then checkpoint again."),
+        priority=95,
+        examples=('OCI runtime checkpoint failed: exec: "criu": executable file not found in $PATH',),
+    ),
+    Rule(
         id="container-not-running",
         title="The container is not running",
         patterns=(
@@ -797,3 +820,10 @@ def literal_of(pattern: str) -> str:
     end()
     best = max(runs, key=len, default="")
     return best if len(best) >= 3 else ""
+
+
+def explain(text: str) -> Rule | None:
+    """The highest-priority cause whose pattern occurs in an engine's error text (for `capture`, which has
+    the text in hand rather than a log file)."""
+    hits = [r for r in RULES if r.kind == "cause" and any(compiled(p).search(text) for p in r.patterns)]
+    return max(hits, key=lambda r: r.priority, default=None)

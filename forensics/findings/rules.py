@@ -7,22 +7,16 @@ are masked unless the caller reveals them: a report is often attached to a ticke
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.flags import capability_names
-
-# Docker's default capability set for a root container process (moby's defaults).
-DOCKER_DEFAULT_CAPS = {"chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
-                       "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap"}
-SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|"
-                         r"access[_-]?key|session|cookie)")
-SECRET_VALUE = re.compile(r"^(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[baprs]-[A-Za-z0-9-]{10,}|"
-                          r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\..*|-----BEGIN .*PRIVATE KEY-----.*)$")
+from forensics.model.process import Process
+from forensics.model.vma import KERNEL_KINDS
+from forensics.model.flags import DOCKER_DEFAULT_CAPS, capability_names
+from forensics.model.secrets import SECRET_NAME, SECRET_VALUE, mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +36,6 @@ class Finding:
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
 
 
-def mask(value: str) -> str:
-    if len(value) <= 4:
-        return "*" * len(value)
-    return value[:2] + "*" * (len(value) - 4) + value[-2:]
-
-
 Rule = Callable[[Checkpoint, bool], Iterator[Finding]]
 RULES: list[Rule] = []
 
@@ -63,7 +51,7 @@ def writable_executable_memory(ck: Checkpoint, reveal: bool) -> Iterator[Finding
     (anonymous executable memory): how injected code lives. The vDSO and vsyscall pages are the kernel's."""
     for p in ck.processes:
         for v in p.vmas:
-            if not v.prot & 4 or v.kind in ("vdso", "vsyscall", "guard", "uprobes"):
+            if not v.prot & 4 or v.kind in KERNEL_KINDS:
                 continue
             if v.prot & 2:
                 yield Finding("rwx-memory", 90, f"pid {p.pid} {p.comm}: writable and executable memory",
@@ -93,25 +81,49 @@ def suspicious_executable(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
                               f"argv[0] {p.argv[0]!r}, exe {exe}", (Evidence(p.pid),))
 
 
+def _holders(ck: Checkpoint) -> dict[int, list[tuple[Process, int]]]:
+    """Socket inode -> every (process, fd) holding it: a socket inherited over fork is one socket."""
+    out: dict[int, list[tuple[Process, int]]] = {}
+    for p in ck.processes:
+        for fd in p.fds:
+            if isinstance(fd.file, (f.InetSocket, f.UnixSocket)):
+                out.setdefault(fd.file.ino, []).append((p, fd.fd))
+    return out
+
+
+def _who(holders: list[tuple[Process, int]]) -> str:
+    procs = list({p.pid: p for p, _ in holders}.values())
+    if len(procs) == 1:
+        return f"pid {procs[0].pid} {procs[0].comm}"
+    return "pids " + ", ".join(str(p.pid) for p in procs) + f" ({', '.join(dict.fromkeys(p.comm for p in procs))})"
+
+
+def _fds(holders: list[tuple[Process, int]]) -> str:
+    return ", ".join(f"pid {p.pid} fd {fd}" for p, fd in holders) if len({p.pid for p, _ in holders}) > 1 \
+        else "fd " + ", ".join(str(fd) for _, fd in holders)
+
+
 @rule
 def network(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
     """Listening sockets (what the container serves) and established connections (who it talks to;
-    connections to non-loopback peers first)."""
-    for p in ck.processes:
-        for fd in p.fds:
-            s = fd.file
-            if isinstance(s, f.InetSocket):
-                if s.state == "LISTEN":
-                    yield Finding("listening-socket", 50, f"pid {p.pid} {p.comm} listens on {s.proto} {s.local}",
-                                  f"fd {fd.fd}, backlog {s.backlog}", (Evidence(p.pid, fd.fd),))
-                elif s.state == "ESTABLISHED":
-                    loop = s.peer.startswith(("127.", "[::1]"))
-                    yield Finding("connection", 45 if loop else 70,
-                                  f"pid {p.pid} {p.comm} connected {s.local} -> {s.peer}",
-                                  f"fd {fd.fd}, {s.queued_bytes} bytes queued", (Evidence(p.pid, fd.fd),))
-            elif isinstance(s, f.UnixSocket) and s.state == "LISTEN":
-                yield Finding("listening-socket", 30, f"pid {p.pid} {p.comm} listens on unix {s.name}",
-                              f"fd {fd.fd}", (Evidence(p.pid, fd.fd),))
+    connections to non-loopback peers first). A socket shared by several processes (inherited over fork)
+    is one finding naming all of them."""
+    for holders in _holders(ck).values():
+        s = next(fd.file for fd in holders[0][0].fds if fd.fd == holders[0][1])
+        evidence = tuple(Evidence(p.pid, fd) for p, fd in holders)
+        verb = "listen" if len({p.pid for p, _ in holders}) > 1 else "listens"
+        if isinstance(s, f.InetSocket):
+            if s.state == "LISTEN":
+                yield Finding("listening-socket", 50, f"{_who(holders)} {verb} on {s.proto} {s.local}",
+                              f"{_fds(holders)}, backlog {s.backlog}", evidence)
+            elif s.state == "ESTABLISHED":
+                loop = s.peer.startswith(("127.", "[::1]"))
+                yield Finding("connection", 45 if loop else 70,
+                              f"{_who(holders)} connected {s.local} -> {s.peer}",
+                              f"{_fds(holders)}, {s.queued_bytes} bytes queued", evidence)
+        elif isinstance(s, f.UnixSocket) and s.state == "LISTEN":
+            yield Finding("listening-socket", 30, f"{_who(holders)} {verb} on unix {s.name}",
+                          _fds(holders), evidence)
 
 
 @rule
@@ -128,7 +140,8 @@ def privileges(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
                           ", ".join(sorted(extra)), (Evidence(p.pid),))
         if c.uids[1] == 0:
             yield Finding("runs-as-root", 40, f"pid {p.pid} {p.comm} runs as root",
-                          f"uid {c.uids}, {len(capability_names(c.cap_eff))} effective capabilities",
+                          f"uid {' '.join(map(str, c.uids))} (real, effective, saved, fs), "
+                          f"{len(capability_names(c.cap_eff))} effective capabilities",
                           (Evidence(p.pid),))
         if p.seccomp_mode == "disabled":
             yield Finding("seccomp-off", 35, f"pid {p.pid} {p.comm}: no seccomp filter",
@@ -179,10 +192,10 @@ def typed_commands(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
 def executables_written(ck: Checkpoint, reveal: bool) -> Iterator[Finding]:
     """Files the container wrote or changed (rootfs-diff.tar of a Podman/CRI-O export) that are
     executable: dropped tools and implants land here."""
-    for e in ck.wrapper.get("rootfs_diff") or []:
-        if e.get("type") == "file" and (e.get("mode") or 0) & 0o111:
-            yield Finding("written-executable", 70, f"the container wrote an executable: {e['path']}",
-                          f"{e.get('size')} bytes, mode {oct(e.get('mode') or 0)}", (Evidence(note=e["path"]),))
+    for e in ck.wrapper.rootfs_diff or []:
+        if e.executable:
+            yield Finding("written-executable", 70, f"the container wrote an executable: {e.path}",
+                          f"{e.size} bytes, mode {e.mode:o}", (Evidence(note=e.path),))
 
 
 def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iterator[Finding]:
@@ -203,8 +216,8 @@ def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iter
             changed = []
             with open(local, "rb") as fh:
                 for addr, data in space.vma_segments(v):
-                    for off in range(0, len(data), 4096):
-                        page = data[off:off + 4096]
+                    for off in range(0, len(data), p.page_size):
+                        page = data[off:off + p.page_size]
                         fh.seek(v.pgoff + addr + off - v.start)
                         if fh.read(len(page)) != page.tobytes():
                             changed.append(addr + off)

@@ -33,6 +33,7 @@ from forensics.locate import engines
 from forensics.locate.compression import READ_ERRORS, SNIFF_BYTES, GuardedReader, Limits, sniff
 from forensics.locate.members import PARENT_LINK, decide, forget_headers, resolve_link
 from forensics.locate.scratch import ScratchDir
+from forensics.records import TimeSource
 from forensics.locate.source import TAR, CheckpointMeta, Sizes, Source, image_sizes
 from forensics.locate.views import Blob, MappedFile, SharedMap, ViewReader, Window, open_readonly
 
@@ -379,7 +380,8 @@ class ArchiveSource(Source):
                                visited=self._visited)
         parent.meta.sizes.images, parent.meta.sizes.pages = image_sizes(parent._images)
         inv = self.index.files.get(posixpath.join(target, "inventory.img"))
-        parent.meta.checkpoint_time = engines.from_timestamp(inv.mtime) if inv else None
+        parent.meta.checkpoint_time = engines.file_mtime(inv.mtime, f"{target}/inventory.img", TimeSource.ARCHIVE_MEMBER) \
+            if inv else None
         self._parent = parent
         return parent
 
@@ -444,7 +446,7 @@ def build_meta(path: Path, compression: str, sizes: Mapping[str, int], mtimes: M
     if images_dir is not None:
         inv = posixpath.join(images_dir, "inventory.img") if images_dir else "inventory.img"
         if meta.checkpoint_time is None and inv in mtimes:
-            meta.checkpoint_time = engines.from_timestamp(mtimes[inv])
+            meta.checkpoint_time = engines.file_mtime(mtimes[inv], inv, TimeSource.ARCHIVE_MEMBER)
     meta.sizes.archive = os.stat(path).st_size
     meta.sizes.rootfs_diff = sizes.get("rootfs-diff.tar")
     if complete and images_dir is not None:

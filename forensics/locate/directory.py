@@ -79,7 +79,7 @@ def dir_meta(images_dir: Path, images: dict[str, Blob], *, kind: str = CRIU_DIR,
     total, pages = image_sizes(images)
     meta.sizes = Sizes(images=total, pages=pages)
     try:
-        meta.checkpoint_time = engines.from_timestamp(os.stat(images_dir / INVENTORY).st_mtime)
+        meta.checkpoint_time = engines.file_mtime(os.stat(images_dir / INVENTORY).st_mtime, INVENTORY)
     except OSError:
         pass
     return meta

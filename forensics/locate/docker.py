@@ -149,6 +149,7 @@ def open_docker(cp: DockerCheckpoint, name: str, layout: str) -> DirectorySource
     meta.engine = "docker"
     wrappers: dict[str, Blob] = {}
     if cp.container_dir is not None:
+        meta.docker_root = cp.container_dir.parent.parent   # <root>/containers/<id>
         config = container_config(cp.container_dir, warnings)
         if config is not None:
             engines.fill_from_docker(meta, config)

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forensics.locate.source import CheckpointMeta
+from forensics.records import Timestamp, TimeSource
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -44,8 +45,24 @@ def parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def from_timestamp(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+def from_timestamp(seconds: float) -> datetime | None:
+    """A Unix time as an aware datetime; None for values no clock produces (tar headers can hold any
+    number: 1e20, negative, NaN)."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def stamp(at: datetime | None, what: str, origin: str, source: TimeSource = TimeSource.ENGINE) -> Timestamp | None:
+    """A time with where it was read, or None when there is none."""
+    return Timestamp(at, source, what, origin) if at is not None else None
+
+
+def file_mtime(seconds: float, origin: str, source: TimeSource = TimeSource.FILE_MTIME) -> Timestamp | None:
+    """The mtime of a file (on disk, or in an archive's header) as the only clue to a checkpoint's time:
+    labelled as an mtime, never as the time the checkpoint was taken."""
+    return stamp(from_timestamp(seconds), "file modified", origin, source)
 
 
 def load_json(data: bytes | None, what: str, warnings: list[str]) -> dict[str, Any] | None:
@@ -76,7 +93,8 @@ def fill_from_docker(meta: CheckpointMeta, config: dict[str, Any]) -> None:
     cfg = config.get("Config")
     if isinstance(cfg, dict):
         meta.image = _str(cfg.get("Image")) or meta.image
-    meta.created = parse_time(config.get("Created")) or meta.created
+    meta.created = stamp(parse_time(config.get("Created")), "container created", "config.v2.json Created") \
+        or meta.created
 
 
 def engine_of(spec: dict[str, Any] | None, has_status_dump: bool) -> str | None:
@@ -100,8 +118,10 @@ def fill_from_container_dumps(meta: CheckpointMeta, config: dict[str, Any] | Non
         meta.container_name = _str(config.get("name")) or meta.container_name
         meta.image = _str(config.get("rootfsImageName")) or _str(config.get("RawImageName")) or meta.image
         meta.runtime = _str(config.get("runtime")) or _str(config.get("OCIRuntime")) or meta.runtime
-        meta.created = parse_time(config.get("createdTime")) or meta.created
-        meta.checkpoint_time = parse_time(config.get("checkpointedTime")) or meta.checkpoint_time
+        meta.created = stamp(parse_time(config.get("createdTime")), "container created",
+                             "config.dump createdTime") or meta.created
+        meta.checkpoint_time = stamp(parse_time(config.get("checkpointedTime")), "checkpointed",
+                                     "config.dump checkpointedTime") or meta.checkpoint_time
     a = _annotations(spec)
     if meta.engine == "cri-o":
         try:
@@ -112,7 +132,8 @@ def fill_from_container_dumps(meta: CheckpointMeta, config: dict[str, Any] | Non
             meta.container_name = _str(md.get("name")) or meta.container_name
         meta.container_id = _str(a.get("io.kubernetes.cri-o.ContainerID")) or meta.container_id
         meta.image = _str(a.get("io.kubernetes.cri-o.ImageName")) or meta.image
-        meta.created = parse_time(a.get("io.kubernetes.cri-o.Created")) or meta.created
+        meta.created = stamp(parse_time(a.get("io.kubernetes.cri-o.Created")), "container created",
+                             "spec.dump io.kubernetes.cri-o.Created") or meta.created
         meta.pod = _str(a.get("io.kubernetes.pod.name")) or meta.pod
         meta.namespace = _str(a.get("io.kubernetes.pod.namespace")) or meta.namespace
     elif meta.engine == "containerd":

@@ -14,14 +14,14 @@ from __future__ import annotations
 import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from forensics.errors import ForensicsError, NotACheckpoint
 from forensics.locate.views import Blob
+from forensics.meta import CheckpointMeta as CheckpointMeta  # re-exported: locate callers name it here
+from forensics.meta import Sizes as Sizes
 
 # Source.kind values.
 CRIU_DIR = "criu-dir"                        # a bare CRIU image directory (also a pre-dump directory)
@@ -31,47 +31,6 @@ PODMAN_ARCHIVE = "podman-archive"
 CRIO_ARCHIVE = "crio-archive"
 CONTAINERD_ARCHIVE = "containerd-archive"
 TAR = "tar"                                  # an archive with CRIU images and no engine metadata
-
-
-@dataclass(slots=True)
-class Sizes:
-    """Byte counts; None where a listing did not read far enough to know."""
-
-    images: int | None = None        # all files in the CRIU images directory
-    pages: int | None = None         # the pages-*.img among them
-    rootfs_diff: int | None = None   # rootfs-diff.tar, for container archives that have one
-    archive: int | None = None       # the archive file itself (compressed size for compressed archives)
-
-
-@dataclass(slots=True)
-class CheckpointMeta:
-    """What is known about one checkpoint without decoding its images.
-
-    layout: how the input is laid out: "criu-dir", "docker-root" (containers/<id>/checkpoints/<name>),
-        "docker-checkpoint-dir" (<dir>/<name>, Docker's --checkpoint-dir), "container-dir",
-        "container-archive" (checkpoint/ + config.dump...), "criu-tar" (a tar of a bare image directory).
-    engine: "docker", "podman", "cri-o", "containerd" or None (plain CRIU, runc, unknown).
-    compression: for archives "none", "gzip", "zstd", "bzip2" or "xz"; None for directories.
-    created: when the container was created; checkpoint_time: when it was checkpointed (from the engine's
-        metadata when it says, else the modification time of inventory.img, in the archive header or on disk).
-    """
-
-    path: Path
-    kind: str
-    layout: str
-    engine: str | None = None
-    compression: str | None = None
-    container_id: str | None = None
-    container_name: str | None = None
-    image: str | None = None
-    runtime: str | None = None
-    pod: str | None = None
-    namespace: str | None = None
-    created: datetime | None = None
-    checkpoint_name: str | None = None
-    checkpoint_time: datetime | None = None
-    sizes: Sizes = field(default_factory=Sizes)
-    warnings: list[str] = field(default_factory=list)
 
 
 class NoSuchMember(ForensicsError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from forensics.errors import ForensicsError
@@ -26,13 +27,30 @@ VALUE_FORMATS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i8": "<b", 
                  "i64": "<q", "f64": "<d"}
 
 
-class MemoryGap(ForensicsError):
-    """An address whose bytes are not in the checkpoint; `reason` says why in words."""
+class GapKind(StrEnum):
+    """Why bytes are missing. DAMAGED is the evidence's fault (a truncated pages file): a command that meets
+    it reports a partial result; the others are what CRIU chose not to store."""
 
-    def __init__(self, address: int, reason: str) -> None:
+    UNMAPPED = "unmapped"
+    NOT_DUMPED = "not dumped"        # never touched, the zero page, or a clean file page
+    FILE_PAGE = "file page"          # a clean page of a mapped file: its bytes are in that file
+    PARENT_MISSING = "parent missing"
+    LAZY = "lazy"
+    DAMAGED = "damaged"
+
+
+class MemoryGap(ForensicsError):
+    """An address whose bytes are not in the checkpoint; `reason` says why in words, `kind` as a GapKind."""
+
+    def __init__(self, address: int, reason: str, kind: GapKind = GapKind.NOT_DUMPED) -> None:
         super().__init__(f"0x{address:x}: {reason}")
         self.address = address
         self.reason = reason
+        self.kind = kind
+
+
+# A flag of our own on runs the pagemap lists but whose bytes the pages file does not hold (truncated).
+DAMAGED = 1 << 31
 
 
 class RunLike(Protocol):
@@ -62,8 +80,8 @@ class Run:
 
 
 def layout(runs: Iterable[RunLike], page_size: int, pages_size: int, where: str) -> tuple[list[Run], list[str]]:
-    """Runs in address order, with the ones that point past the end of the pages file dropped and
-    reported (a truncated pages file): (runs, errors)."""
+    """Runs in address order; the ones that point past the end of the pages file (a truncated pages file)
+    are kept, marked DAMAGED, and reported: reading them says "damaged", not "never dumped"."""
     out: list[Run] = []
     errors: list[str] = []
     for r in runs:
@@ -73,6 +91,7 @@ def layout(runs: Iterable[RunLike], page_size: int, pages_size: int, where: str)
             errors.append(str(ForensicsError(
                 f"pagemap run at 0x{r.vaddr:x} ({r.nr_pages} pages) ends past the end of the pages file "
                 f"({pages_size} bytes)", where, off)))
+            out.append(Run(r.vaddr, r.vaddr + length, r.flags | DAMAGED, None))
             continue
         out.append(Run(r.vaddr, r.vaddr + length, r.flags, off))
     out.sort(key=lambda run: run.start)
@@ -108,14 +127,17 @@ class PageStore:
         if run is None:
             raise MemoryGap(addr, "not dumped (page never touched, zero page, or clean file page)")
         n = min(limit, run.end - addr)
+        if run.flags & DAMAGED:
+            raise MemoryGap(addr, "damaged evidence: the pagemap lists this page but the pages file ends before "
+                                  "it (truncated)", GapKind.DAMAGED)
         if run.offset is not None:
             off = run.offset + (addr - run.start)
             return self.pages[off:off + n]
         if run.flags & PE_PARENT:
             if self.parent is None:
-                raise MemoryGap(addr, "in the parent checkpoint, which is missing")
+                raise MemoryGap(addr, "in the parent checkpoint, which is missing", GapKind.PARENT_MISSING)
             return self.parent.chunk(addr, n)
-        raise MemoryGap(addr, "lazy page: held by a lazy-pages server, not in the image")
+        raise MemoryGap(addr, "lazy page: held by a lazy-pages server, not in the image", GapKind.LAZY)
 
     def read(self, addr: int, length: int) -> bytes:
         return _gather(self.chunk, addr, length)
@@ -145,6 +167,8 @@ class PageStore:
             if hi <= lo:
                 continue
             n = (hi - lo) // self.page_size
+            if run.flags & DAMAGED:
+                continue
             if run.flags & PE_PRESENT:
                 present += n
             elif run.flags & PE_PARENT:
@@ -176,7 +200,7 @@ class AddressSpace:
     def _chunk(self, addr: int, limit: int) -> memoryview:
         vma = self.vma_at(addr)
         if vma is None:
-            raise MemoryGap(addr, "not mapped in this process")
+            raise MemoryGap(addr, "not mapped in this process", GapKind.UNMAPPED)
         limit = min(limit, vma.end - addr)
         link = self.shared_of.get(vma.start)
         if link is not None:
@@ -187,12 +211,12 @@ class AddressSpace:
             try:
                 return store.chunk(base + (addr - vma.start), limit)
             except MemoryGap as gap:
-                raise MemoryGap(addr, "shared memory page " + gap.reason) from None
+                raise MemoryGap(addr, "shared memory page " + gap.reason, gap.kind) from None
         try:
             return self.store.chunk(addr, limit)
         except MemoryGap as gap:
-            if vma.kind == "file" and "not dumped" in gap.reason:
-                raise MemoryGap(addr, f"clean page of {vma.path}: its bytes are in that file") from None
+            if vma.kind == "file" and gap.kind is GapKind.NOT_DUMPED:
+                raise MemoryGap(addr, f"clean page of {vma.path}: its bytes are in that file", GapKind.FILE_PAGE) from None
             raise
 
     def read(self, addr: int, length: int) -> bytes:

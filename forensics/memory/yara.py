@@ -9,6 +9,7 @@ see one window, not the process: YARA has no notion of a sparse address space.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 
 from forensics.errors import ForensicsError
@@ -39,8 +40,12 @@ def compile_rules(text: str, name: str):  # noqa: ANN201 - yara_x.Rules
     try:
         return yara_x.compile(text)
     except Exception as e:  # noqa: BLE001 - yara_x.CompileError carries the rule file's own message
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ForensicsError(f"rules do not compile: {first}", name) from None
+        lines = str(e).strip().splitlines()
+        first = lines[0] if lines else type(e).__name__
+        # yara-x puts the place on the next line: " --> line:1:26"; keep it, a rule file can be long.
+        where = next((m.group(1) for x in lines[1:3] if (m := re.search(r"line:(\d+:\d+)", x))), None)
+        raise ForensicsError(f"rules do not compile at line {where}: {first}" if where else
+                             f"rules do not compile: {first}", name) from None
 
 
 def scan(ck: Checkpoint, rules, flt: VmaFilter) -> Iterator[YaraMatch]:  # noqa: ANN001

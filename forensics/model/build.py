@@ -21,7 +21,7 @@ from forensics.model.flags import (
 )
 from forensics.model.mounts import Mount
 from forensics.model.process import Creds, Process, Registers, SigAction, Thread
-from forensics.model.vma import Vma
+from forensics.model.vma import Vma, VmaKind
 
 Message = Any
 
@@ -242,7 +242,8 @@ def file_object(fe: Message, ctx: FileContext) -> f.FileObject:
         return f.UnixSocket(fid, ino=u.ino, sock_type=SOCK_TYPES.get(u.type, str(u.type)),
                             state=TCP_STATES.get(u.state, str(u.state)), name=unix_name(bytes(u.name)),
                             peer_ino=u.peer, peer_name=ctx.unix_names.get(u.peer) if u.peer else None,
-                            queued_bytes=ctx.queued.get(fid, 0), backlog=u.backlog, shutdown=opt(u, "shutdown") or 0)
+                            queued_bytes=ctx.queued.get(fid, 0), backlog=u.backlog, shutdown=opt(u, "shutdown") or 0,
+                            data=ctx.queued_data.get(fid))
     if has(fe, "isk"):
         s = fe.isk
         fam = SOCK_FAMILIES.get(s.family, str(s.family))
@@ -311,8 +312,10 @@ class FileContext:
         for entry, extra in images.extras("fifo-data.img"):
             self.fifo_data[entry.pipe_id] = extra or b""
         self.queued: dict[int, int] = {}
-        for entry, _extra in images.extras("sk-queues.img"):
+        self.queued_data: dict[int, bytes] = {}
+        for entry, extra in images.extras("sk-queues.img"):
             self.queued[entry.id_for] = self.queued.get(entry.id_for, 0) + entry.length
+            self.queued_data[entry.id_for] = self.queued_data.get(entry.id_for, b"") + (extra or b"")
         self.deleted = {r.orig_id for r in images.entries("remap-fpath.img")}
         self.ttys = {t.id: t for t in images.entries("tty-info.img")}
         self.memfd_inodes = {}
@@ -357,29 +360,29 @@ def fds(files_id: int, ctx: FileContext, images: Images) -> list[f.Fd]:
 
 # ------------------------------------------------------------------ memory map
 
-def vma_kind(v: Message) -> str:
+def vma_kind(v: Message) -> VmaKind:
     s = v.status
     if s & (1 << 16):
-        return "guard"
+        return VmaKind.GUARD
     if s & (1 << 5):
-        return "heap"
+        return VmaKind.HEAP
     if s & (1 << 3):
-        return "vdso"
+        return VmaKind.VDSO
     if s & (1 << 12):
-        return "vvar"
+        return VmaKind.VVAR
     if s & (1 << 2):
-        return "vsyscall"
+        return VmaKind.VSYSCALL
     if s & (1 << 10):
-        return "sysv"
+        return VmaKind.SYSV
     if s & (1 << 14):
-        return "memfd" if not (s & (1 << 8)) else "shared"
+        return VmaKind.MEMFD if not (s & (1 << 8)) else VmaKind.SHARED
     if s & (1 << 8):
-        return "shared"
+        return VmaKind.SHARED
     if s & ((1 << 6) | (1 << 7)):
-        return "file"
+        return VmaKind.FILE
     if v.flags & 0x100 or s & (1 << 1):
-        return "stack"
-    return "anon"
+        return VmaKind.STACK
+    return VmaKind.ANON
 
 
 def vmas(mm: Message, ctx: FileContext) -> list[Vma]:
@@ -396,8 +399,8 @@ def vmas(mm: Message, ctx: FileContext) -> list[Vma]:
             elif isinstance(obj, f.Memfd):
                 path = "/dev/zero (deleted)" if obj.name == "/dev/zero" else f"/memfd:{obj.name} (deleted)"
                 if obj.name == "/dev/zero":
-                    kind = "shared"
-        elif kind == "sysv":
+                    kind = VmaKind.SHARED
+        elif kind is VmaKind.SYSV:
             path = f"/SYSV{v.shmid:08x}"
         out.append(Vma(start=v.start, end=v.end, pgoff=v.pgoff, prot=v.prot, flags=v.flags, status=v.status,
                        shmid=v.shmid, path=path, kind=kind, build_id=build_id))
@@ -413,6 +416,11 @@ def mounts(images: Images, mnt_ns_ids: Iterable[int]) -> list[Mount]:
             fstype = MOUNT_FSTYPES.get(m.fstype, str(m.fstype))
             if fstype == "auto" and has(m, "fsname"):
                 fstype = text(m.fsname)
+            elif fstype == "unsupported":
+                # CRIU records no type for a mount it does not restore itself (an external bind mount such as
+                # Docker's /etc/hosts): say so, rather than naming a filesystem "unsupported".
+                fstype = "external (type not recorded)" if (topt(m, "ext_key") or opt(m, "ext_mount")) \
+                    else "not recorded by CRIU"
             out.append(Mount(
                 mnt_id=m.mnt_id, parent_mnt_id=m.parent_mnt_id, mountpoint=text(m.mountpoint), fstype=fstype,
                 source=topt(m, "source") or "", options=topt(m, "options") or "", root=text(m.root),

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from forensics.meta import CheckpointMeta
 from forensics.model.mounts import Mount
 from forensics.model.process import Process
+from forensics.records import Timestamp
+
+if TYPE_CHECKING:  # type-only: the model holds these handles, it never imports their floors at run time
+    from forensics.locate.source import Source
+    from forensics.memory.space import AddressSpace
+
+
+class ImageKind(StrEnum):
+    DECODED = "decoded"     # a protobuf image decoded entry by entry
+    RAW = "raw"             # pages, tarballs, ip dumps: known, not protobuf
+    UNKNOWN = "unknown"
+    ERROR = "error"
 
 
 @dataclass(slots=True)
 class ImageStatus:
-    """One file of the image set: `kind` is decoded, raw (pages, tarballs, ip dumps), unknown, or error."""
+    """One file of the image set and what could be made of it."""
 
     name: str
-    kind: str
+    kind: ImageKind
     size: int
     magic: str | None = None
     entries: int = 0
@@ -24,26 +39,69 @@ class ImageStatus:
 
 @dataclass(slots=True)
 class CheckpointInfo:
-    """Where the checkpoint came from and what made it. `criu_version` comes from a dump.log when one is
-    present, otherwise it is inferred from the image format (`criu_version_source` says which)."""
+    """The checkpoint's metadata (`meta`, as forensics.locate found it) and what its images say about it.
+    `criu_version` comes from a log when one states it, otherwise it is inferred from the image format
+    (`criu_version_source` says which). `dump_uptime` (microseconds since the dumping host booted, written
+    by pre-dumps and --track-mem dumps) orders checkpoints of one boot whatever their file times."""
 
-    path: str
-    layout: str
-    engine: str | None = None
-    checkpoint_name: str | None = None
-    container_id: str | None = None
-    container_name: str | None = None
-    image: str | None = None
-    container_created: str | None = None
-    checkpoint_time: str | None = None
+    meta: CheckpointMeta
     criu_version: str | None = None
     criu_version_source: str | None = None
     img_version: int | None = None
     pre_dump: bool = False
+    dump_uptime: int | None = None
     parent: str | None = None
     total_size: int = 0
     pages_size: int = 0
     images: list[ImageStatus] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return str(self.meta.path)
+
+    @property
+    def layout(self) -> str:
+        return self.meta.layout
+
+    @property
+    def engine(self) -> str | None:
+        return self.meta.engine
+
+    @property
+    def checkpoint_name(self) -> str | None:
+        return self.meta.checkpoint_name
+
+    @property
+    def container_id(self) -> str | None:
+        return self.meta.container_id
+
+    @property
+    def container_name(self) -> str | None:
+        return self.meta.container_name
+
+    @property
+    def image(self) -> str | None:
+        return self.meta.image
+
+    @property
+    def pod(self) -> str | None:
+        return self.meta.pod
+
+    @property
+    def namespace(self) -> str | None:
+        return self.meta.namespace
+
+    @property
+    def runtime(self) -> str | None:
+        return self.meta.runtime
+
+    @property
+    def container_created(self) -> Timestamp | None:
+        return self.meta.created
+
+    @property
+    def checkpoint_time(self) -> Timestamp | None:
+        return self.meta.checkpoint_time
 
 
 @dataclass(slots=True)
@@ -79,6 +137,33 @@ class CgroupSet:
 
 
 @dataclass(slots=True)
+class RootfsEntry:
+    """One path the container wrote or changed (a member of an archive's rootfs-diff.tar)."""
+
+    path: str
+    type: str
+    size: int
+    mode: int
+    mtime: Timestamp | None = None
+
+    @property
+    def executable(self) -> bool:
+        return self.type == "file" and bool(self.mode & 0o111)
+
+
+@dataclass(slots=True)
+class Wrapper:
+    """What an engine's archive holds besides the CRIU images: its files with sizes, what the container
+    wrote (rootfs-diff.tar) and deleted (deleted.files), bind mounts, and the tails of its logs."""
+
+    files: dict[str, int] = field(default_factory=dict)
+    rootfs_diff: list[RootfsEntry] | None = None
+    deleted_files: list[str] = field(default_factory=list)
+    bind_mounts: list[object] | None = None
+    logs: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Checkpoint:
     """Everything decoded; `warnings` are problems with the evidence that did not stop decoding, `errors`
     the ones that did (with file and byte offset). `partial` is true when something could not be read."""
@@ -92,13 +177,13 @@ class Checkpoint:
     domainname: str | None = None
     tmpfs: list[TmpfsArchive] = field(default_factory=list)
     stdio: list[str] | None = None
-    wrapper: dict[str, object] = field(default_factory=dict)
+    wrapper: Wrapper = field(default_factory=lambda: Wrapper())
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    # Per-process memory readers (forensics.memory.space.AddressSpace); not part of any report.
-    memory: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
-    # The input it was read from (forensics.locate Source), for wrapper files and binaries in archives.
-    source: Any = field(default=None, repr=False, compare=False)
+    # Per-process memory readers, attached by forensics.loader; not part of any report.
+    memory: Mapping[int, AddressSpace] = field(default_factory=dict, repr=False, compare=False)
+    # The input it was read from, for wrapper files and binaries in archives.
+    source: Source | None = field(default=None, repr=False, compare=False)
 
     @property
     def partial(self) -> bool:
@@ -106,3 +191,8 @@ class Checkpoint:
 
     def process(self, pid: int) -> Process | None:
         return next((p for p in self.processes if p.pid == pid), None)
+
+    def page_size_of(self, pid: int) -> int:
+        """The page size a process ran with (its saved auxv); the first process's for a pid not here."""
+        proc = self.process(pid) or (self.processes[0] if self.processes else None)
+        return proc.page_size if proc is not None else Process.__dataclass_fields__["page_size"].default

@@ -76,6 +76,7 @@ class UnixSocket(FileObject):
     queued_bytes: int = 0
     backlog: int = 0
     shutdown: int = 0
+    data: bytes | None = None     # the queued messages' bytes (sk-queues.img), in queue order
 
     type = "unix"
 

@@ -96,6 +96,9 @@ class Process:
     namespaces: dict[str, int] = field(default_factory=dict)
     cgroup_set: int | None = None
     children: list[int] = field(default_factory=list)
+    # Guard ranges CRIU lists beside the mappings (VmaKind.GUARD): kept apart, they are not memory.
+    guards: list[Vma] = field(default_factory=list)
+    page_size: int = 4096      # from the saved auxv (AT_PAGESZ); 4096 only when CRIU saved none
     # A pre-dump's process: its pid and pages are known, nothing else (forensics.model.predump).
     memory_only: bool = False
 

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from forensics.model.flags import MAP_FLAGS, VMA_STATUS, bit_words, prot_string
 
 
+class VmaKind(StrEnum):
+    """What a mapping is, from CRIU's VMA status bits. GUARD entries are not mappings: CRIU 4.2 lists
+    MADV_GUARD_INSTALL ranges as extra VMAs overlapping real ones; the loader keeps them apart
+    (`Process.guards`)."""
+
+    HEAP = "heap"
+    STACK = "stack"
+    VDSO = "vdso"
+    VVAR = "vvar"
+    VSYSCALL = "vsyscall"
+    ANON = "anon"
+    FILE = "file"
+    SHARED = "shared"
+    MEMFD = "memfd"
+    SYSV = "sysv"
+    GUARD = "guard"
+
+
+# Mappings the kernel provides to every process: not the program's own memory.
+KERNEL_KINDS = frozenset({VmaKind.VDSO, VmaKind.VVAR, VmaKind.VSYSCALL})
+
+
 @dataclass(slots=True)
 class Vma:
-    """One mapping. `kind` is one of heap, stack, vdso, vvar, vsyscall, anon, file, shared, memfd, sysv,
-    guard; `dumped_pages` counts pages present in this checkpoint's pages files, `parent_pages` those
+    """One mapping (see VmaKind); `dumped_pages` counts pages present in this checkpoint's pages files, `parent_pages` those
     CRIU left in a parent checkpoint, `lazy_pages` those only a lazy-pages server held."""
 
     start: int
@@ -21,11 +43,15 @@ class Vma:
     status: int
     shmid: int
     path: str | None
-    kind: str
+    kind: VmaKind
     dumped_pages: int = 0
     parent_pages: int = 0
     lazy_pages: int = 0
     build_id: str | None = None
+
+    @property
+    def is_guard(self) -> bool:
+        return self.kind is VmaKind.GUARD
 
     @property
     def size(self) -> int:

@@ -7,8 +7,8 @@ checkpoint (argv, environment, paths, socket names) is attacker-controlled, so m
 which escapes every string it is given and makes control and bidi characters visible; only `Html`
 values, made by `el` itself, pass through unescaped.
 
-Two steps: `assemble` gathers what the page shows (findings, diffs, timeline series, the evidence
-manifest with SHA-256 of every file read) into a `Report`; `render` lays it out. Anchors are stable:
+Two steps: forensics.report.assemble gathers what the page shows (findings, diffs, timeline series, the evidence
+manifest with SHA-256 of every file read) into a `Report`; `render` here lays it out. Anchors are stable:
 `#pid-1`, `#pid-1-fd-3`, `#pid-1-socket-3`, `#pid-1-tid-8`, `#pid-1-vma-400000`, `#mount-49`; with
 several checkpoints each checkpoint's anchors carry a prefix (`#ck2-pid-1`).
 """
@@ -19,34 +19,31 @@ import base64
 import hashlib
 import html
 import math
-import os
 import re
-import tarfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from forensics.diff.compare import Diff, diff_checkpoints
-from forensics.diff.memory import Namer, ValueChange, VmaMemoryChange
-from forensics.diff.timeline import Point, monotonic, series
-from forensics.errors import ForensicsError
-from forensics.findings.rules import SECRET_NAME, SECRET_VALUE, Evidence, Finding, findings, mask
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.flags import X86_64_SYSCALLS, capability_names, signal_names
-from forensics.model.process import Process, Thread
-from forensics.model.vma import Vma
+from forensics.model.flags import capability_names, signal_names
+from forensics.model.process import Process
+from forensics.model.secrets import Masker
+from forensics.records.format import human_size as _human_size
+from forensics.model.words import syscall_text
+from forensics.records import Kind, Table
+from forensics.records.format import text as cell_text
 
-PAGE = 4096
+if TYPE_CHECKING:  # the report model is made by forensics.report; this module only lays it out
+    from forensics.diff.compare import Diff
+    from forensics.diff.memory import ValueChange, VmaMemoryChange
+    from forensics.findings.rules import Evidence
+    from forensics.report.assemble import Report, ReportedCheckpoint, Track
+
 # Past this many moved values (a process that rewrote its heap) the page would only get slower to read;
 # `forensics diff --json` has them all.
 MAX_VALUE_ROWS = 2000
-MAX_TRACKS = 200
-# A process's thread stop as `function+0xoff (file.c:12)`, or None when no symbol covers the address.
-Symbolize = Callable[[int, int], "str | None"]
 
 # ------------------------------------------------------------------ markup that cannot forget to escape
 
@@ -113,216 +110,10 @@ def a(target: str, *children: Any, **attrs: Any) -> Html:
     return el("a", *children, href="#" + target, **attrs)
 
 
-# ------------------------------------------------------------------ what goes into the report
-
-@dataclass(slots=True)
-class ManifestEntry:
-    """One file read as evidence: its name (relative to the checkpoint, or `archive:member`), size, SHA-256
-    and modification time; `note` for symlinks (not followed) and unreadable files."""
-
-    name: str
-    size: int | None
-    sha256: str | None
-    mtime: float | None = None
-    note: str | None = None
-
-
-@dataclass(slots=True)
-class Source:
-    """One checkpoint of the report: the input as given, the decoded model, its ranked findings, the files
-    it was read from, and a thread-stop symbolizer when the binaries were found."""
-
-    target: str
-    ck: Checkpoint
-    findings: list[Finding]
-    manifest: list[ManifestEntry]
-    symbolize: Symbolize | None = None
-
-
-@dataclass(slots=True)
-class Track:
-    """One value that moved between some consecutive checkpoints, read in every checkpoint."""
-
-    pid: int
-    address: int
-    kind: str
-    shown_as: str
-    name: str
-    points: list[Point]
-    trend: str | None
-
-
-@dataclass(slots=True)
-class Report:
-    sources: list[Source]
-    diffs: list[Diff] = field(default_factory=list)
-    tracks: list[Track] = field(default_factory=list)
-    command: str = ""
-    version: str = ""
-    created: str = ""
-    reveal: bool = False
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def _archive_members(path: Path) -> list[ManifestEntry]:
-    """SHA-256 of every member of a (gzip, xz, bzip2 or zstd) tar archive, read as a stream."""
-    out: list[ManifestEntry] = []
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-        fh.seek(0)
-        stream: Any = fh
-        if head == b"\x28\xb5\x2f\xfd":
-            import zstandard
-            stream = zstandard.ZstdDecompressor().stream_reader(fh)
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            for member in tar:
-                name = f"{path.name}:{member.name}"
-                if not member.isfile():
-                    out.append(ManifestEntry(name, None, None, member.mtime, f"tar {member.type!r} entry"))
-                    continue
-                data = tar.extractfile(member)
-                digest = hashlib.sha256()
-                if data is not None:
-                    while chunk := data.read(1 << 20):
-                        digest.update(chunk)
-                out.append(ManifestEntry(name, member.size, digest.hexdigest(), member.mtime))
-    return out
-
-
-def _file_entry(path: Path, name: str) -> ManifestEntry:
-    try:
-        st = path.lstat()
-        if path.is_symlink():
-            return ManifestEntry(name, None, None, st.st_mtime, f"symlink to {os.readlink(path)} (not followed)")
-        return ManifestEntry(name, st.st_size, sha256_file(path), st.st_mtime)
-    except OSError as e:
-        return ManifestEntry(name, None, None, None, f"unreadable: {e.strerror}")
-
-
-def manifest(target: str | Path, ck: Checkpoint) -> list[ManifestEntry]:
-    """Every file the checkpoint was read from, hashed: the archive and its members when the input was an
-    archive; else every file of the image directory, the Docker container's config beside it, and the
-    `<name>.dump.log` CRIU's version is read from."""
-    given, root = Path(target), Path(ck.info.path)
-    archive = given if given.is_file() else root if root.is_file() else None
-    out: list[ManifestEntry] = []
-    if archive is not None:
-        out.append(_file_entry(archive, archive.name))
-        try:
-            out.extend(_archive_members(archive))
-        except (OSError, tarfile.TarError, EOFError, ImportError) as e:
-            out.append(ManifestEntry(f"{archive.name}:*", None, None, None, f"members not listed: {e}"))
-    if root.is_dir():
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames.sort()
-            for fn in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
-                p = Path(dirpath) / fn
-                out.append(_file_entry(p, str(p.relative_to(root))))
-        extra = [root.parent / f"{root.name}.dump.log"]
-        if root.parent.name == "checkpoints":
-            extra += [root.parent.parent / "config.v2.json", root.parent.parent / "hostconfig.json"]
-        for p in extra:
-            if p.is_file():
-                out.append(_file_entry(p, os.path.relpath(p, root)))
-    return out
-
-
-class BinarySymbols:
-    """Symbols of the container's binaries for one checkpoint, found through `resolver` (a path as the
-    container saw it -> a local file, e.g. forensics.symbols.resolve.BinaryResolver): `name(pid, address)`
-    labels a thread stop `function+0xoff (file.c:12)`, `namer` names the variable a changed value sits in
-    (a forensics.diff.memory.Namer). Without the symbols package every answer is None."""
-
-    def __init__(self, ck: Checkpoint, resolver: Callable[[str], Path | None]) -> None:
-        self.ck = ck
-        self.resolver = resolver
-        self._by_pid: dict[int, Any] = {}
-        self.namer: Namer | None = None
-        try:
-            from forensics.symbols.stops import make_namer
-            self.namer = make_namer(ck, resolver)
-        except ImportError:
-            pass
-
-    def _symbolizer(self, pid: int) -> Any:
-        if pid not in self._by_pid:
-            proc = self.ck.process(pid)
-            try:
-                from forensics.symbols.stops import symbolizer
-                self._by_pid[pid] = symbolizer(proc, self.resolver) if proc is not None else None
-            except ImportError:
-                self._by_pid[pid] = None
-        return self._by_pid[pid]
-
-    def name(self, pid: int, address: int) -> str | None:
-        s = self._symbolizer(pid)
-        if s is None:
-            return None
-        try:
-            loc = s.symbolize(address)
-        except (ForensicsError, OSError, ValueError):
-            return None
-        return str(loc) if loc.symbol else None
-
-    def close(self) -> None:
-        for s in self._by_pid.values():
-            if s is not None:
-                s.close()
-
-
-def _timeline_kind(v: ValueChange) -> str | None:
-    if v.type in ("u8", "u16", "u32", "u64", "str"):
-        return v.type
-    if v.type == "ptr":
-        return "u64"
-    return None
-
-
-def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool = False,
-             symbols: list[BinarySymbols | None] | None = None, command: str = "", version: str = "",
-             progress: Callable[[int], None] | None = None) -> Report:
-    """Everything the page shows: findings of each checkpoint, diffs between consecutive ones (values named
-    by the binaries' symbols when given), a timeline of every value that moved, and the evidence manifest."""
-    symbols = symbols or [None] * len(checkpoints)
-    sources = [Source(t, ck, findings(ck, reveal, resolver=s.resolver if s else None), manifest(t, ck),
-                      s.name if s else None)
-               for t, ck, s in zip(targets, checkpoints, symbols)]
-    report = Report(sources, command=command, version=version, reveal=reveal,
-                    created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-    for i in range(len(checkpoints) - 1):
-        later = symbols[i + 1]
-        namer = later.namer if later is not None else None
-        report.diffs.append(diff_checkpoints(checkpoints[i], checkpoints[i + 1], namer, progress))
-    seen: set[tuple[int, int, str]] = set()
-    for d in report.diffs:
-        for v in d.values:
-            kind = _timeline_kind(v)
-            if v.noise is not None or kind is None or (v.pid, v.address, kind) in seen:
-                continue
-            if len(report.tracks) >= MAX_TRACKS:
-                break
-            seen.add((v.pid, v.address, kind))
-            points = series(checkpoints, v.pid, v.address, kind)
-            report.tracks.append(Track(v.pid, v.address, kind, v.type, v.symbol or v.where, points,
-                                       monotonic(points)))
-    return report
-
-
 # ------------------------------------------------------------------ small formatting helpers
 
 def human_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if value < 1024 or unit == "EiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(n)
+    return "?" if n is None else _human_size(n)
 
 
 def hexa(n: int | None) -> str:
@@ -330,6 +121,8 @@ def hexa(n: int | None) -> str:
 
 
 def fmt_time(t: float | None) -> str:
+    from datetime import UTC, datetime
+
     return "?" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -341,18 +134,6 @@ def fmt_value(v: object, kind: str) -> str:
     if kind in ("bytes", "page") and isinstance(v, str) and len(v) > 96:
         return v[:96] + "…"
     return str(v)
-
-
-def syscall_name(thread: Thread) -> str:
-    if thread.syscall is None:
-        return "-"
-    arch = thread.registers.arch if thread.registers else "x86_64"
-    name = X86_64_SYSCALLS.get(thread.syscall) if arch == "x86_64" else None
-    return f"{thread.syscall} ({name})" if name else str(thread.syscall)
-
-
-def is_secret(name: str, value: str) -> bool:
-    return bool(SECRET_NAME.search(name) or SECRET_VALUE.match(value))
 
 
 def shorten(text: str, limit: int = 140) -> str:
@@ -410,34 +191,42 @@ def table(tid: str, headers: list[str], rows: Iterable[tuple[str | None, list[An
     return frag(bar, el("div", el("table", head, el("tbody", body), id=tid, class_="grid"), class_="tablewrap"))
 
 
+NUM_KINDS = {Kind.INT, Kind.PID, Kind.SIZE}
+MONO_KINDS = {Kind.ADDRESS, Kind.HEX, Kind.BYTES, Kind.EVIDENCE}
+WRAP_KINDS = {Kind.EVIDENCE, Kind.BYTES, Kind.WORDS}
+
+
+def records_table(tid: str, data: Table, row_id: Callable[[dict[str, Any]], str | None] | None = None,
+                  links: dict[str, Callable[[dict[str, Any]], str | None]] | None = None, *,
+                  skip: Iterable[str] = (), label: str = "rows",
+                  masked: Callable[[dict[str, Any]], bool] | None = None) -> Html:
+    """Any declared table (forensics.records), every column, each cell formatted by its column's kind like
+    on a terminal; `links` makes a column's cells links, `masked` marks rows whose value was masked."""
+    cols = [c for c in data.type.columns if c.key not in set(skip)]
+    rows = []
+    for r in data.dicts():
+        cells: list[Any] = []
+        for c in cols:
+            shown: Any = cell_text(r[c.key], c.kind, human=False)
+            target = links[c.key](r) if links and c.key in links else None
+            if target:
+                shown = a(target, shown)
+            elif masked is not None and c.key == "value" and masked(r):
+                shown = el("span", shown, class_="masked", title="masked: run with --reveal to show it")
+            cells.append(shown)
+        rows.append((row_id(r) if row_id else None, cells))
+    return table(tid, [c.header or c.key.upper() for c in cols], rows, label=label,
+                 num=[i for i, c in enumerate(cols) if c.kind in NUM_KINDS],
+                 mono=[i for i, c in enumerate(cols) if c.kind in MONO_KINDS],
+                 wrap=[i for i, c in enumerate(cols) if c.kind in WRAP_KINDS])
+
+
 def kv(rows: Iterable[tuple[str, Any]]) -> Html:
     return el("table", el("tbody", [el("tr", el("th", k), el("td", v)) for k, v in rows if v is not None]),
               class_="kv")
 
 
 # ------------------------------------------------------------------ pictures (inline SVG)
-
-def page_bins(ck: Checkpoint, pid: int, vma: Vma, bins: int) -> list[tuple[int, int, int, int]]:
-    """(dumped, parent, lazy, pages) for `bins` equal slices of a mapping, from its page store."""
-    space = ck.memory.get(pid)
-    pages = max(vma.size // PAGE, 1)
-    bins = max(1, min(bins, pages))
-    store, base = None, vma.start
-    if space is not None:
-        store = space.store
-        link = space.shared_of.get(vma.start)
-        if link is not None:
-            store, base = space.shared.get(link[0]), link[1]
-    out = []
-    for i in range(bins):
-        lo, hi = pages * i // bins, pages * (i + 1) // bins
-        if store is None:
-            out.append((0, 0, 0, hi - lo))
-            continue
-        d, p, z = store.dumped_pages(base + lo * PAGE, base + hi * PAGE)
-        out.append((d, p, z, hi - lo))
-    return out
-
 
 def _svg(width: int, height: int, *children: Any, label: str) -> Html:
     return el("svg", el("title", label), *children, xmlns="http://www.w3.org/2000/svg", width=width, height=height,
@@ -468,12 +257,13 @@ def _bar_width(pages: int, most: int) -> float:
     return max(10.0, BAR_W * (math.log2(pages) + 1) / (math.log2(max(most, 2)) + 1))
 
 
-def memory_map_svg(ck: Checkpoint, proc: Process, ids: Ids) -> Html:
+def memory_map_svg(src: ReportedCheckpoint, proc: Process, ids: Ids) -> Html:
     """One row per mapping in address order, its pages as cells: dumped, in a parent checkpoint, on a
     lazy-pages server, or not in the checkpoint at all; unmapped gaps drawn between rows."""
-    vmas = sorted((v for v in proc.vmas if v.kind != "guard"), key=lambda v: v.start)
+    vmas = sorted(proc.vmas, key=lambda v: v.start)
     if not vmas:
         return el("p", "No memory mappings.", class_="note")
+    PAGE = proc.page_size  # noqa: N806 - this process's page size, from its saved auxv
     most = max(v.size // PAGE for v in vmas)
     rows: list[Html] = []
     y = 4
@@ -489,7 +279,7 @@ def memory_map_svg(ck: Checkpoint, proc: Process, ids: Ids) -> Html:
         width = _bar_width(pages, most)
         nbins = max(1, min(pages, int(width // 3)))
         cells = []
-        for d, p, z, n in page_bins(ck, proc.pid, v, nbins):
+        for d, p, z, n in (src.page_bins(proc.pid, v, nbins) if src.page_bins else [(0, 0, 0, pages)]):
             have = d + p + z
             if have == 0:
                 cells.append(("pg-none", 1.0))
@@ -515,10 +305,12 @@ def memory_map_svg(ck: Checkpoint, proc: Process, ids: Ids) -> Html:
     return frag(legend, _svg(BAR_X + BAR_W + 70, y + 4, rows, label=f"memory map of pid {proc.pid}"))
 
 
-def changed_pages_svg(changes: list[VmaMemoryChange], pid_link: Callable[[int, int], str]) -> Html:
+def changed_pages_svg(changes: list[VmaMemoryChange], pid_link: Callable[[int, int], str],
+                      page_size_of: Callable[[int], int]) -> Html:
     """One row per mapping with changed pages: where in the mapping they are."""
     if not changes:
         return Html("")
+    PAGE = page_size_of(changes[0].pid)  # noqa: N806 - one container runs with one page size
     most = max(m.vma.size // PAGE for m in changes)
     rows: list[Html] = []
     y = 4
@@ -597,13 +389,13 @@ def line_plot_svg(track: Track, labels: list[str]) -> Html:
 
 # ------------------------------------------------------------------ sections
 
-def ck_title(src: Source, k: int | None) -> str:
+def ck_title(src: ReportedCheckpoint, k: int | None) -> str:
     info = src.ck.info
     name = info.checkpoint_name or Path(info.path).name or src.target
     return f"Checkpoint {k}: {name}" if k is not None else f"Checkpoint {name}"
 
 
-def _newest_mtime(src: Source) -> float | None:
+def _newest_mtime(src: ReportedCheckpoint) -> float | None:
     times = [e.mtime for e in src.manifest if e.mtime is not None]
     return max(times) if times else None
 
@@ -612,27 +404,27 @@ def overview(report: Report) -> Html:
     srcs = report.sources
     multi = len(srcs) > 1
 
-    def row(label: str, fn: Callable[[Source], Any]) -> Html:
+    def row(label: str, fn: Callable[[ReportedCheckpoint], Any]) -> Html:
         return el("tr", el("th", label), [el("td", fn(s)) for s in srcs])
 
-    def container(s: Source) -> Any:
+    def container(s: ReportedCheckpoint) -> Any:
         i = s.ck.info
         if not (i.container_name or i.container_id):
             return el("span", "not recorded in this layout", class_="note")
         return frag(i.container_name or "", " ", el("code", (i.container_id or "")[:12]) if i.container_id else None)
 
-    def taken(s: Source) -> Any:
+    def taken(s: ReportedCheckpoint) -> Any:
         if s.ck.info.checkpoint_time:
             return s.ck.info.checkpoint_time
         return frag("not recorded; ", el("span", f"image files last written {fmt_time(_newest_mtime(s))}",
                                             class_="note"))
 
-    def state(s: Source) -> Any:
+    def state(s: ReportedCheckpoint) -> Any:
         if s.ck.partial:
             return el("span", f"PARTIAL: {len(s.ck.errors)} errors", class_="tag bad")
         return el("span", "complete", class_="tag good")
 
-    def images(s: Source) -> str:
+    def images(s: ReportedCheckpoint) -> str:
         kinds: dict[str, int] = {}
         for img in s.ck.info.images:
             kinds[img.kind] = kinds.get(img.kind, 0) + 1
@@ -700,7 +492,7 @@ def evidence_link(ev: Evidence, ck: Checkpoint, ids: Ids) -> Html:
     return a(ids.pid(ev.pid), f"pid {ev.pid}")
 
 
-def findings_section(src: Source, ids: Ids) -> Html:
+def findings_section(src: ReportedCheckpoint, ids: Ids) -> Html:
     if not src.findings:
         items: Html = el("p", "No finding.", class_="note")
     else:
@@ -787,28 +579,7 @@ def _creds_rows(p: Process) -> list[tuple[str, Any]]:
             ("groups", " ".join(map(str, c.groups)) or "-"),
             ("effective capabilities", ", ".join(eff) or "none"),
             ("bounding capabilities", ", ".join(capability_names(c.cap_bnd)) or "none"),
-            ("no_new_privs", str(c.no_new_privs)), ("LSM profile", c.lsm_profile or "-")]
-
-
-def _fd_detail(fd: f.Fd) -> str:
-    obj = fd.file
-    if isinstance(obj, f.RegularFile):
-        return f"pos {obj.pos}" + (f", size {obj.size}" if obj.size is not None else "")
-    if isinstance(obj, (f.Pipe, f.Fifo, f.UnixSocket, f.InetSocket)) and obj.queued_bytes:
-        return f"{obj.queued_bytes} bytes queued"
-    if isinstance(obj, f.EventFd):
-        return f"count {obj.count}"
-    if isinstance(obj, f.TimerFd):
-        return f"{obj.clock} ticks {obj.ticks}, every {obj.interval_ns} ns"
-    if isinstance(obj, f.SignalFd):
-        return "signals " + ", ".join(signal_names(obj.sigmask))
-    if isinstance(obj, f.Inotify):
-        return "; ".join(f"watch {w.path or w.ino}" for w in obj.watches)
-    if isinstance(obj, f.Memfd):
-        return f"size {obj.size}"
-    if isinstance(obj, f.OtherFile):
-        return ", ".join(f"{k}={v}" for k, v in obj.fields.items())
-    return ""
+            ("no_new_privs", {True: "yes", False: "no", None: "not saved"}[c.no_new_privs]), ("LSM profile", c.lsm_profile or "-")]
 
 
 def _socket_anchors(ck: Checkpoint, ids: Ids) -> dict[int, str]:
@@ -821,7 +592,8 @@ def _socket_anchors(ck: Checkpoint, ids: Ids) -> dict[int, str]:
     return out
 
 
-def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at: dict[int, str]) -> Html:
+def process_section(src: ReportedCheckpoint, p: Process, ids: Ids, masker: Masker,
+                    sockets_at: dict[int, str]) -> Html:
     ck = src.ck
     parent = ck.process(p.ppid)
     facts = kv([
@@ -851,7 +623,7 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
         if t.registers is not None:
             regs = el("details", el("summary", "registers"),
                       el("code", "  ".join(f"{k}={v:#x}" for k, v in t.registers.gp.items())), class_="regs")
-        rows.append((ids.tid(p.pid, t.tid), [str(t.tid), t.comm or "", syscall_name(t), hexa(ip),
+        rows.append((ids.tid(p.pid, t.tid), [str(t.tid), t.comm or "", syscall_text(t) or "-", hexa(ip),
                                              where or el("span", "-", class_="note"), hexa(sp),
                                              ", ".join(signal_names(t.blocked_signals)) or "-", regs]))
     parts += [el("h4", "Threads"),
@@ -859,62 +631,39 @@ def process_section(src: Source, p: Process, ids: Ids, reveal: bool, sockets_at:
                     rows, num=(0,), mono=(3, 4, 5), label="threads")]
 
     # file descriptors
-    rows = []
-    for fd in p.fds:
-        obj = fd.file
-        target: Any = obj.describe() if obj else f"missing file id {fd.missing_file_id}"
-        if isinstance(obj, (f.UnixSocket, f.InetSocket)):
-            target = a(ids.socket(p.pid, fd.fd), target)
-        rows.append((ids.fd(p.pid, fd.fd), [str(fd.fd), fd.type, target, _fd_detail(fd),
-                                           "cloexec" if fd.cloexec else ""]))
-    parts += [el("h4", "File descriptors"),
-              table(ids(f"pid-{p.pid}-fds"), ["FD", "TYPE", "TARGET", "DETAIL", "FLAGS"], rows,
-                    num=(0,), wrap=(2, 3), mono=(2,), label="file descriptors")]
+    tables = src.tables.get(p.pid, {})
+    fd_of = {fd.fd: fd for fd in p.fds}
 
-    # sockets
-    rows = []
-    for fd in p.fds:
-        s = fd.file
-        fd_link = a(ids.fd(p.pid, fd.fd), str(fd.fd))
-        if isinstance(s, f.InetSocket):
-            rows.append((ids.socket(p.pid, fd.fd), [fd_link, s.family, s.proto, s.state, s.local,
-                                                   s.peer if s.state != "LISTEN" else "",
-                                                   str(s.queued_bytes), str(s.ino)]))
-        elif isinstance(s, f.UnixSocket):
-            peer: Any = s.peer_name or (str(s.peer_ino) if s.peer_ino else "")
-            if s.peer_ino in sockets_at:
-                peer = a(sockets_at[s.peer_ino], peer)
-            rows.append((ids.socket(p.pid, fd.fd), [fd_link, "unix", s.sock_type, s.state, s.name or "(unnamed)",
-                                                   peer, str(s.queued_bytes), str(s.ino)]))
-        elif isinstance(s, (f.NetlinkSocket, f.PacketSocket)):
-            rows.append((ids.socket(p.pid, fd.fd), [fd_link, s.type, "", "", "", "", "", str(s.ino)]))
-    if rows:
+    def socket_link(row: dict[str, Any]) -> str | None:
+        fd = fd_of.get(row["fd"])
+        return ids.socket(p.pid, row["fd"]) if fd is not None and isinstance(fd.file, (f.UnixSocket, f.InetSocket)) \
+            else None
+
+    def peer_link(row: dict[str, Any]) -> str | None:
+        fd = fd_of.get(row["fd"])
+        s = fd.file if fd is not None else None
+        return sockets_at.get(s.peer_ino) if isinstance(s, f.UnixSocket) and s.peer_ino else None
+
+    if "fds" in tables:
+        parts += [el("h4", "File descriptors"),
+                  records_table(ids(f"pid-{p.pid}-fds"), tables["fds"], lambda r: ids.fd(p.pid, r["fd"]),
+                                {"target": socket_link}, skip=("pid",), label="file descriptors")]
+    if tables.get("sockets") is not None and tables["sockets"].rows:
         parts += [el("h4", "Sockets"),
-                  table(ids(f"pid-{p.pid}-sockets"), ["FD", "FAMILY", "TYPE", "STATE", "LOCAL", "PEER", "QUEUED",
-                                                      "INODE"], rows, num=(0, 6, 7), mono=(4, 5), wrap=(4, 5),
-                        label="sockets")]
-
-    # memory
-    vma_rows: list[tuple[str | None, list[Any]]] = []
-    for v in p.vmas:
-        pages = v.size // PAGE
-        vma_rows.append((ids.vma(p.pid, v.start) if v.kind != "guard" else None,
-                         [f"{v.start:x}", f"{v.end:x}", human_size(v.size), v.prot_str + ("s" if v.shared else "p"),
-                          v.kind, f"{v.dumped_pages}/{pages}", v.label]))
-    parts += [el("h4", "Memory map"), memory_map_svg(ck, p, ids),
-              table(ids(f"pid-{p.pid}-vmas"), ["START", "END", "SIZE", "PROT", "KIND", "DUMPED", "PATH"], vma_rows,
-                    mono=(0, 1, 3, 6), num=(2, 5), wrap=(6,), label="mappings")]
-
-    # environment
-    if p.env is not None:
-        rows = []
-        for i, (k, value) in enumerate(p.env.items()):
-            shown: Any = value
-            if not reveal and is_secret(k, value):
-                shown = el("span", mask(value), class_="masked", title="masked: run with --reveal to show it")
-            rows.append((ids.env(p.pid, i), [k, shown]))
+                  records_table(ids(f"pid-{p.pid}-sockets"), tables["sockets"], lambda r: ids.socket(p.pid, r["fd"]),
+                                {"fd": lambda r: ids.fd(p.pid, r["fd"]), "peer": peer_link}, skip=("pid",),
+                                label="sockets")]
+    parts += [el("h4", "Memory map"), memory_map_svg(src, p, ids)]
+    if "mappings" in tables:
+        parts.append(records_table(ids(f"pid-{p.pid}-vmas"), tables["mappings"], lambda r: ids.vma(p.pid, r["start"]),
+                                   skip=("pid",), label="mappings"))
+    env_names = {k: i for i, k in enumerate(p.env or {})}
+    if p.env is not None and "environment" in tables:
         parts += [el("h4", "Environment"),
-                  table(ids(f"pid-{p.pid}-env"), ["NAME", "VALUE"], rows, mono=(0, 1), wrap=(1,), label="variables")]
+                  records_table(ids(f"pid-{p.pid}-env"), tables["environment"],
+                                lambda r: ids.env(p.pid, env_names.get(r["name"], 0)), skip=("pid",),
+                                label="variables", masked=lambda r: p.env is not None and
+                                r["value"] != p.env.get(r["name"]))]
     else:
         parts += [el("h4", "Environment"), el("p", "not readable (see warnings)", class_="note")]
 
@@ -995,28 +744,27 @@ def warnings_section(ck: Checkpoint, ids: Ids) -> Html:
     return el("section", parts, id=ids("problems"))
 
 
-def checkpoint_block(src: Source, ids: Ids, reveal: bool) -> list[Html]:
+def checkpoint_block(src: ReportedCheckpoint, ids: Ids, masker: Masker) -> list[Html]:
     ck = src.ck
     sockets_at = _socket_anchors(ck, ids)
     return [warnings_section(ck, ids), findings_section(src, ids), process_tree(ck, ids), process_index(ck, ids),
-            *[process_section(src, p, ids, reveal, sockets_at) for p in ck.processes],
+            *[process_section(src, p, ids, masker, sockets_at) for p in ck.processes],
             mounts_section(ck, ids), namespaces_section(ck, ids), cgroups_section(ck, ids), files_section(ck, ids)]
 
 
 # ------------------------------------------------------------------ changes and timeline
 
-def _change_value(value: Any, reveal: bool) -> str:
+def _change_value(value: Any, masker: Masker) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
-        items = [(k, v if reveal or not is_secret(k, str(v)) else mask(str(v))) for k, v in value.items()]
-        return ", ".join(f"{k}={v}" for k, v in items)
+        return ", ".join(f"{k}={masker.value(str(k), str(v))}" for k, v in value.items())
     if isinstance(value, list):
-        return " ".join(map(str, value))
-    return str(value)
+        return masker.text(" ".join(map(str, value)))
+    return masker.text(str(value))
 
 
-def _env_change(old: dict | None, new: dict | None, reveal: bool) -> tuple[str, str]:
+def _env_change(old: dict | None, new: dict | None, masker: Masker) -> tuple[str, str]:
     """Only the variables that differ, with secret-looking values masked."""
     old, new = old or {}, new or {}
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -1025,7 +773,7 @@ def _env_change(old: dict | None, new: dict | None, reveal: bool) -> tuple[str, 
         if k not in env:
             return f"{k} (unset)"
         v = env[k]
-        return f"{k}={v if reveal or not is_secret(k, v) else mask(v)}"
+        return f"{k}={masker.value(k, v)}"
 
     return "; ".join(show(old, k) for k in keys), "; ".join(show(new, k) for k in keys)
 
@@ -1079,9 +827,9 @@ def diff_section(report: Report, k: int, d: Diff) -> Html:
     for c in d.changes:
         sign = {"added": "+ added", "removed": "− removed", "changed": "~ changed"}.get(c.what, c.what)
         if c.field == "env":
-            old, new = _env_change(c.old, c.new, report.reveal)
+            old, new = _env_change(c.old, c.new, report.masker)
         else:
-            old, new = _change_value(c.old, report.reveal), _change_value(c.new, report.reveal)
+            old, new = _change_value(c.old, report.masker), _change_value(c.new, report.masker)
         pid: Any = a(ids_b.pid(c.pid), str(c.pid)) if c.pid is not None and report.sources[k].ck.process(c.pid) \
             else (str(c.pid) if c.pid is not None else "")
         rows.append((None, [c.section, pid, sign, c.subject + (f" ({c.note})" if c.note else ""), c.field or "",
@@ -1092,7 +840,7 @@ def diff_section(report: Report, k: int, d: Diff) -> Html:
               else el("p", "No change in processes, fds, sockets, mounts or mappings.", class_="note")]
     parts.append(el("h3", "Changed pages", id=f"{did}-pages"))
     if d.memory:
-        parts.append(changed_pages_svg(d.memory, ids_b.vma))
+        parts.append(changed_pages_svg(d.memory, ids_b.vma, d.b.page_size_of))
         parts.append(table(f"{did}-pages-table", ["PID", "MAPPING", "CHANGED", "APPEARED", "VANISHED", "PAGES"],
                            [(None, [a(ids_b.pid(m.pid), str(m.pid)),
                                     a(ids_b.vma(m.pid, m.vma.start),
@@ -1228,10 +976,10 @@ def render(report: Report) -> str:
     for k, s in enumerate(report.sources, 1):
         if multi:
             ids = Ids(f"ck{k}-")
-            body.append(el("section", el("h2", ck_title(s, k)), checkpoint_block(s, ids, report.reveal),
+            body.append(el("section", el("h2", ck_title(s, k)), checkpoint_block(s, ids, report.masker),
                            class_="checkpoint", id=f"ck{k}"))
         else:
-            body.append(el("section", el("h2", "Checkpoint"), checkpoint_block(s, Ids(), report.reveal),
+            body.append(el("section", el("h2", "Checkpoint"), checkpoint_block(s, Ids(), report.masker),
                            class_="checkpoint", id="checkpoint"))
     body.append(manifest_section(report))
     body.append(el("footer", f"forensics {report.version} · {report.command}"))

@@ -15,9 +15,13 @@ from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.flags import capability_names, open_flag_words, signal_names
 from forensics.model.process import Process, Thread
+from forensics.model.secrets import Masker
 from forensics.model.vma import Vma
+from forensics.records import Timestamp
 
-SCHEMA_VERSION = 1
+# 2: times are objects with their source ({"utc", "what", "source", "origin", "trust"}); pod, namespace and
+# runtime in "checkpoint"; env and argv masked unless --reveal; unix sockets carry their queued data.
+SCHEMA_VERSION = 2
 
 
 def fd_doc(fd: f.Fd) -> dict[str, Any]:
@@ -35,6 +39,8 @@ def fd_doc(fd: f.Fd) -> dict[str, Any]:
         if field.name == "data":
             doc["data_b64"] = base64.b64encode(value).decode() if value else None
             continue
+        if field.name == "backlog" and getattr(obj, "state", None) != "LISTEN":
+            continue  # CRIU's backlog of a connected socket is its queue length, not an accept backlog
         if field.name == "sock_type":
             doc["socket_type"] = value
             continue
@@ -78,7 +84,8 @@ def vma_doc(v: Vma) -> dict[str, Any]:
             "dumped_pages": v.dumped_pages, "parent_pages": v.parent_pages, "lazy_pages": v.lazy_pages}
 
 
-def process_doc(p: Process, stops: dict | None = None) -> dict[str, Any]:
+def process_doc(p: Process, stops: dict | None = None, masker: Masker | None = None) -> dict[str, Any]:
+    masker = masker or Masker()
     c = p.creds
     creds = None
     if c is not None:
@@ -89,7 +96,8 @@ def process_doc(p: Process, stops: dict | None = None) -> dict[str, Any]:
                  "lsm_profile": c.lsm_profile}
     return {
         "pid": p.pid, "ppid": p.ppid, "pgid": p.pgid, "sid": p.sid, "comm": p.comm, "state": p.state,
-        "exit_code": p.exit_code, "exe": p.exe, "argv": p.argv, "env": p.env, "cwd": p.cwd, "root": p.root,
+        "exit_code": p.exit_code, "exe": p.exe, "argv": masker.texts(p.argv) if p.argv is not None else None,
+        "env": {k: masker.value(k, v) for k, v in p.env.items()} if p.env is not None else None, "cwd": p.cwd, "root": p.root,
         "umask": p.umask, "creds": creds, "seccomp": p.seccomp_mode, "personality": p.personality,
         "rlimits": {k: {"soft": s, "hard": h} for k, (s, h) in p.rlimits.items()},
         "sigactions": [{"signal": s.signo, "disposition": s.disposition, "handler": s.handler, "flags": s.flags}
@@ -106,28 +114,36 @@ def findings_doc(found: list[Any]) -> list[dict[str, Any]]:
              "evidence": [dataclasses.asdict(e) for e in x.evidence]} for x in found]
 
 
-def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None) -> dict[str, Any]:
+def _time(t: Timestamp | None) -> dict[str, Any] | None:
+    return t.doc() if t is not None else None
+
+
+def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None,
+             masker: Masker | None = None, pids: set[int] | None = None) -> dict[str, Any]:
     info = ck.info
+    masker = masker or Masker()
     return {
         "schema": SCHEMA_VERSION,
         "checkpoint": {
             "path": info.path, "layout": info.layout, "engine": info.engine, "name": info.checkpoint_name,
             "criu_version": info.criu_version, "criu_version_source": info.criu_version_source,
             "img_version": info.img_version, "pre_dump": info.pre_dump, "parent": info.parent,
-            "time": info.checkpoint_time, "total_size": info.total_size, "pages_size": info.pages_size,
+            "time": _time(info.checkpoint_time), "dump_uptime_us": info.dump_uptime,
+            "total_size": info.total_size, "pages_size": info.pages_size,
             "container": {"id": info.container_id, "name": info.container_name, "image": info.image,
-                          "created": info.container_created},
+                          "created": _time(info.container_created), "runtime": info.runtime,
+                          "pod": info.pod, "namespace": info.namespace},
             "images": [dataclasses.asdict(i) for i in info.images],
         },
         "hostname": ck.hostname,
         "domainname": ck.domainname,
-        "processes": [process_doc(p, stops) for p in ck.processes],
+        "processes": [process_doc(p, stops, masker) for p in ck.processes if pids is None or p.pid in pids],
         "mounts": [dict(dataclasses.asdict(m), propagation=m.propagation) for m in ck.mounts],
         "namespaces": [dataclasses.asdict(n) for n in ck.namespaces],
         "cgroups": [dataclasses.asdict(c) for c in ck.cgroups],
         "tmpfs": [dataclasses.asdict(t) for t in ck.tmpfs],
         "stdio": ck.stdio,
-        "wrapper": ck.wrapper,
+        "wrapper": _wrapper(ck, masker),
         "findings": findings_doc(found or []),
         "warnings": ck.warnings,
         "errors": ck.errors,
@@ -135,30 +151,15 @@ def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None 
     }
 
 
-def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None) -> str:
-    return json.dumps(document(ck, found, stops), indent=1, default=str)
+def _wrapper(ck: Checkpoint, masker: Masker) -> dict[str, Any]:
+    w = ck.wrapper
+    return {"files": w.files,
+            "rootfs_diff": [{"path": e.path, "type": e.type, "size": e.size, "mode": e.mode,
+                             "mtime": _time(e.mtime)} for e in w.rootfs_diff] if w.rootfs_diff is not None else None,
+            "deleted_files": w.deleted_files, "bind_mounts": w.bind_mounts,
+            "logs": {k: masker.texts(v) for k, v in w.logs.items()}}
 
 
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, (int, str, float, bool, type(None), list, dict)) else str(value)
-
-
-def diff_document(d: Any, show_all: bool = False) -> dict[str, Any]:
-    """`forensics diff --json`: sections of model changes, changed pages per VMA, and values[]."""
-    sections: dict[str, list] = {s: [] for s in ("processes", "fds", "sockets", "mounts", "vmas")}
-    for c in d.changes:
-        sections[c.section].append({"what": c.what, "subject": c.subject, "pid": c.pid, "field": c.field,
-                                    "old": _jsonable(c.old), "new": _jsonable(c.new), "note": c.note})
-    values = [v for v in d.values if show_all or v.noise is None]
-    return {
-        "schema": SCHEMA_VERSION,
-        "a": d.a.info.path, "b": d.b.info.path,
-        "matched": [{"a_pid": p.a.pid, "b_pid": p.b.pid, "rule": p.rule} for p in d.pairs],
-        **sections,
-        "memory": [{"pid": m.pid, "vma_start": m.vma.start, "vma_end": m.vma.end, "where": m.vma.label or m.vma.kind,
-                    "changed_pages": m.changed, "appeared_pages": m.appeared, "vanished_pages": m.vanished}
-                   for m in d.memory],
-        "values": [{"pid": v.pid, "address": v.address, "symbol": v.symbol, "old": v.old, "new": v.new,
-                    "type": v.type, "where": v.where, "grew": v.grew, "noise": v.noise} for v in values],
-        "noise_folded": 0 if show_all else sum(1 for v in d.values if v.noise is not None),
-    }
+def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = None,
+           masker: Masker | None = None, pids: set[int] | None = None) -> str:
+    return json.dumps(document(ck, found, stops, masker, pids), indent=1, default=str)

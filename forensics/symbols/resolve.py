@@ -171,7 +171,6 @@ def resolver_for(ck, roots: list[Path] | None, pairs: list[str] | None) -> Binar
     if source is not None and "rootfs-diff.tar" in source.wrapper_files():
         resolver.written = WrittenFiles(source.read_wrapper("rootfs-diff.tar"))
     info = ck.info
-    if info.layout == "docker-root" and info.container_id:
-        docker_root = Path(info.path).parents[3]
-        resolver.roots.extend(docker_layers(docker_root, info.container_id))
+    if info.meta.docker_root is not None and info.container_id:
+        resolver.roots.extend(docker_layers(info.meta.docker_root, info.container_id))
     return resolver

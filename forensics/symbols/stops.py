@@ -58,7 +58,7 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
         vma = space.vma_at(regs.sp)
         stack_end = vma.end if vma is not None else regs.sp + 65536
         # Thread stacks share one anonymous mapping: stop the scan at the next guard page CRIU recorded.
-        guards = [v.start for v in proc.vmas if v.kind == "guard" and v.start > regs.sp]
+        guards = [v.start for v in proc.guards if v.start > regs.sp]
         if guards:
             stack_end = min(stack_end, min(guards))
         frames += scan_stack(read_u64, regs.sp, min(stack_end, regs.sp + 16384), sym.is_code, scan_limit)

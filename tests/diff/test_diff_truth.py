@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from forensics.diff.compare import diff_checkpoints
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
+from tests.cli import forensics
 from tests.conftest import REPO, load_samples
 
 
@@ -83,16 +82,15 @@ def test_service_tcp_new_connection(run_root: Path) -> None:
 
 def test_cli_json_document() -> None:
     s1, s2 = pair(REPO / "samples", "service")
-    p = subprocess.run([sys.executable, "-m", "forensics", "diff", str(s1.images), str(s2.images), "--json"],
-                       capture_output=True, text=True, cwd=REPO)
+    p = forensics("diff", str(s1.images), str(s2.images), "--json")
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    for key in ("processes", "fds", "sockets", "mounts", "vmas", "memory", "values"):
+    for key in ("changes", "memory", "values", "matched"):
         assert key in doc
+    assert {c["section"] for c in doc["changes"]} <= {"processes", "fds", "sockets", "mounts", "vmas"}
     st = s2.truth["service_state"]
     rc = next(v for v in doc["values"] if v["address"] == st["addr"]["request_counter"])
     assert (rc["pid"], rc["old"], rc["new"]) == (st["pid"], 4, 1010)
     assert all(v["noise"] is None for v in doc["values"])
-    p = subprocess.run([sys.executable, "-m", "forensics", "diff", str(s1.images), str(s2.images), "--json", "--all"],
-                       capture_output=True, text=True, cwd=REPO)
+    p = forensics("diff", str(s1.images), str(s2.images), "--json", "--all")
     assert any(v["noise"] for v in json.loads(p.stdout)["values"])

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +19,13 @@ import pytest
 
 from forensics.diff.compare import diff_checkpoints
 from forensics.images.pagemap import PE_PARENT
+from forensics.loader import load_checkpoint
 from forensics.memory.grep import grep
 from forensics.memory.search import compile_pattern
 from forensics.memory.select import VmaFilter
 from forensics.memory.space import MemoryGap
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_checkpoint
+from tests.cli import forensics
 from tests.conftest import REPO, Sample, load_samples
 
 PAGE = 4096
@@ -182,36 +180,31 @@ def test_maps_count_pages_held_in_parents(guest_root: Path) -> None:
         assert in_parent > 0, s
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}  # table rows on one line each
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO,
-                          check=False, env=env)
-
-
 def test_cli_on_chain_levels() -> None:
     levels = chain_samples(REPO / "samples")["criu-chain"]
     pre1, pre2, dump = (str(levels[n].images) for n in ("pre1", "pre2", "dump"))
     facts, tag = levels["dump"].truth["facts"], levels["dump"].truth["tag"]
     # inspect: the early mapping (16 early pages + 4 step pages) is held whole, 16 of them in parents.
-    p = _cli("inspect", "--maps", dump)
+    p = forensics("inspect", "--maps", dump)
     assert p.returncode == 0, p.stderr
     start = min(facts["early"], facts["step"])  # mmap'd top-down: one mapping, the step pages first
-    rows = [line for line in p.stdout.splitlines() if [c.strip() for c in line.split("│")][1:2] == [f"{start:x}"]]
-    assert len(rows) == 1 and "20/20 (16 in parent)" in rows[0], p.stdout
-    p = _cli("inspect", pre2)
-    assert p.returncode == 0 and "pre-dump: memory pages only" in p.stdout and "4.2.1 (pre-dump.log)" in p.stdout
+    rows = [line.split() for line in p.stdout.splitlines() if line.split()[1:2] == [hex(start)]]
+    # PAGES, DUMPED (here), IN PARENT
+    assert [r[5:8] for r in rows] == [["20", "4", "16"]], p.stdout
+    p = forensics("inspect", pre2)
+    assert p.returncode == 0 and "pre-dump (memory only" in p.stdout and "4.2.1 (pre-dump.log)" in p.stdout
     # memory grep in a pre-dump finds the early page through its parent.
-    p = _cli("memory", "grep", f"CF-EARLY-3-{tag}", pre2, "--json")
+    p = forensics("memory", "grep", f"CF-EARLY-3-{tag}", pre2, "--json")
     assert p.returncode == 0, p.stderr
-    assert [h["address"] for h in json.loads(p.stdout)] == [facts["early"] + 3 * PAGE]
+    assert [h["address"] for h in json.loads(p.stdout)["matches"]] == [facts["early"] + 3 * PAGE]
     # diff pre-dump -> dump: the process pairs by pid, the heap string moved from step 0 to step 2.
-    p = _cli("diff", pre1, dump, "--json")
+    p = forensics("diff", pre1, dump, "--json")
     assert p.returncode == 0, p.stderr
     values = json.loads(p.stdout)["values"]
     assert {(v["address"], v["old"], v["new"]) for v in values if v["type"] == "str"} >= {
         (facts["heap"], f"CF-HEAP-STEP0-{tag}", f"CF-HEAP-STEP2-{tag}")}
     # timeline across the three levels.
-    p = _cli("timeline", pre1, pre2, dump, "--pid", str(facts["pid"]), "--address", hex(facts["heap"]), "--as", "str",
+    p = forensics("timeline", pre1, pre2, dump, "--pid", str(facts["pid"]), "--address", hex(facts["heap"]), "--as", "str",
              "--json")
     assert p.returncode == 0, p.stderr
     assert [r["value"] for r in json.loads(p.stdout)["points"]] == [f"CF-HEAP-STEP{i}-{tag}" for i in range(3)]
@@ -233,8 +226,8 @@ def test_podman_with_previous_needs_its_parent() -> None:
     with pytest.raises(MemoryGap, match="parent"):
         alone.memory[1].read(facts["early"], 8)
     parent = str(s.root / s.entry["parent_archive"])
-    p = _cli("--parent", parent, "memory", "grep", f"CF-EARLY-0-{tag}", str(s.archive), "--json")
+    p = forensics("--parent", parent, "memory", "grep", f"CF-EARLY-0-{tag}", str(s.archive), "--json")
     assert p.returncode == 0, p.stderr
-    assert [h["address"] for h in json.loads(p.stdout)] == [facts["early"]]
-    p = _cli("--parent", parent, "inspect", str(s.archive))
+    assert [h["address"] for h in json.loads(p.stdout)["matches"]] == [facts["early"]]
+    p = forensics("--parent", parent, "inspect", str(s.archive))
     assert p.returncode == 0 and "given with --parent" in p.stdout, p.stdout

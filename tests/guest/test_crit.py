@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from forensics.loader import load_directory
 from forensics.memory.grep import grep
 from forensics.memory.search import compile_pattern
 from forensics.memory.select import VmaFilter
-from forensics.model.load import load_directory
 from tests.conftest import load_samples
 from tests.images.checkpoints import images_dir
 from tests.images.test_samples import _images, crit_mismatches, damage_and_novelty

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO, SAMPLES, load_samples
+from tests.cli import forensics
+from tests.conftest import SAMPLES, load_samples
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, int]]:
@@ -38,7 +37,7 @@ def test_every_command_leaves_samples_unchanged(tmp_path: Path) -> None:
     extra = [["report", a, b, "-o", str(tmp_path / "r.html")], ["doctor", str(SAMPLES / "failures")],
              ["ls", str(SAMPLES)], ["inspect", str(SAMPLES / "podman" / "checkpoint.tar")]]
     for args in commands + extra:
-        p = subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
+        p = forensics(*args)
         assert "Traceback" not in p.stderr, (args, p.stderr[-2000:])
         if args in commands:
             assert p.returncode == 0, (args, p.stderr[-1000:])

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forensics.errors import ForensicsError
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.render import json as json_render
 from tests.conftest import SAMPLES, load_samples
 

@@ -12,10 +12,9 @@ import json
 import tarfile
 from pathlib import Path
 
-import pytest
 import zstandard
 
-from tests.conftest import SAMPLES, Sample, load_samples
+from tests.conftest import Sample, load_samples
 
 INVENTORY_MAGIC = bytes.fromhex("16313158")
 COMMON_MAGIC = bytes.fromhex("19435654")

@@ -113,7 +113,8 @@ def test_podman_meta(tmp_path: Path, scratch_root: Path) -> None:
         assert (m.engine, m.kind, m.layout) == ("podman", "podman-archive", "container-archive")
         assert (m.container_id, m.container_name, m.image, m.runtime) == (
             PODMAN_CONFIG["id"], "web", "docker.io/library/nginx:latest", "crun")
-        assert m.created is not None and m.created.isoformat() == "2025-01-02T03:04:05.123456+00:00"
+        assert m.created is not None and m.created.at.isoformat() == "2025-01-02T03:04:05.123456+00:00"
+        assert m.created.source.value == "engine metadata"
         assert m.checkpoint_name == "web" and m.checkpoint_time is not None
         assert m.sizes.images == sum(len(d) for d in IMAGES.values())
         assert m.sizes.pages == len(IMAGES["pages-1.img"])

@@ -154,7 +154,7 @@ def test_docker_by_name(tmp_path: Path) -> None:
         m = src.meta
         assert (src.kind, m.layout, m.engine) == ("docker", "docker-root", "docker")
         assert (m.container_id, m.container_name, m.image, m.checkpoint_name) == ("a" * 64, "web", "busybox", "checkpoint1")
-        assert m.created is not None and m.created.year == 2026
+        assert m.created is not None and m.created.at.year == 2026
         assert src.name == "checkpoint1" and m.path == cps["web/checkpoint1"]
         assert src.wrapper_files() == ["config.v2.json", "hostconfig.json"]
         assert src.list() == sorted(IMAGES)

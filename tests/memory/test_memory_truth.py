@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,8 @@ from forensics.memory.grep import grep
 from forensics.memory.search import compile_pattern
 from forensics.memory.select import VmaFilter
 from forensics.memory.space import MemoryGap
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
+from tests.cli import forensics as _cli
 from tests.conftest import REPO, Sample, load_samples
 
 SECRET = b"CF-HEAP-SECRET-5f2a9c71d3e84b06"
@@ -76,8 +75,6 @@ def test_gaps_are_reported_not_zeros(run_root: Path) -> None:
         space.read(state["addr"]["file_region"], 8)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_cli_grep_read_map() -> None:
@@ -85,7 +82,7 @@ def test_cli_grep_read_map() -> None:
     state = s.truth["service_state"]
     p = _cli("memory", "grep", "CF-HEAP-SECRET", str(s.images), "--json", "--pid", str(state["pid"]), "-C", "8")
     assert p.returncode == 0, p.stderr
-    hits = json.loads(p.stdout)
+    hits = json.loads(p.stdout)["matches"]
     assert [h["address"] for h in hits] == [state["addr"]["heap_secret"]]
     assert bytes.fromhex(hits[0]["context_hex"])[8:8 + 14] == b"CF-HEAP-SECRET"
     p = _cli("memory", "grep", "cf-heap-secret", str(s.images), "--count", "-i")
@@ -96,7 +93,7 @@ def test_cli_grep_read_map() -> None:
     p = _cli("memory", "read", str(s.images), "--pid", str(state["pid"]), "--address", "0x1000")
     assert p.returncode == 2 and "not mapped" in p.stderr and "Traceback" not in p.stderr
     p = _cli("memory", "map", str(s.images), "--pid", str(state["pid"]), "--kind", "heap", "--json")
-    rows = json.loads(p.stdout)
+    rows = json.loads(p.stdout)["mappings"]
     assert len(rows) == 1 and rows[0]["start"] <= state["addr"]["heap_secret"] < rows[0]["end"]
 
 

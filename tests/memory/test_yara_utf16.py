@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from forensics.memory.search import compile_pattern
-from tests.conftest import REPO, SAMPLES, load_samples
+from tests.cli import forensics
+from tests.conftest import SAMPLES, load_samples
 
 
 def test_yara_finds_heap_secret_and_env_token(tmp_path: Path) -> None:
@@ -17,17 +16,15 @@ def test_yara_finds_heap_secret_and_env_token(tmp_path: Path) -> None:
     rules = tmp_path / "r.yar"
     rules.write_text('rule heap_secret { strings: $a = "CF-HEAP-SECRET" condition: $a }\n'
                      'rule token { strings: $t = /SERVICE_TOKEN=[a-z0-9-]+/ condition: $t }\n')
-    p = subprocess.run([sys.executable, "-m", "forensics", "memory", "yara", str(rules), str(s.images), "--json"],
-                       capture_output=True, text=True, cwd=REPO)
+    p = forensics("memory", "yara", str(rules), str(s.images), "--json")
     assert p.returncode == 0, p.stderr
-    hits = json.loads(p.stdout)
+    hits = json.loads(p.stdout)["yara_matches"]
     secret = {(h["pid"], h["address"]) for h in hits if h["rule"] == "heap_secret"}
     assert secret == {(state["pid"], state["addr"]["heap_secret"]), (state["child_pid"], state["addr"]["heap_secret"])}
     assert {h["where"] for h in hits if h["rule"] == "token"} == {"[stack]"}
     rules.write_text("rule broken { condition: $nope }")
-    p = subprocess.run([sys.executable, "-m", "forensics", "memory", "yara", str(rules), str(s.images)],
-                       capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 2 and "rules do not compile" in p.stderr and "Traceback" not in p.stderr
+    p = forensics("memory", "yara", str(rules), str(s.images))
+    assert p.returncode == 2 and "rules do not compile at line 1:" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_utf16_pattern() -> None:

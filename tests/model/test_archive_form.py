@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import zstandard
 
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import json as json_render
-from tests.conftest import REPO, SAMPLES, load_samples
+from tests.cli import forensics
+from tests.conftest import SAMPLES, load_samples
 
 
 def _model(ck) -> dict:  # noqa: ANN001
@@ -56,7 +55,7 @@ def test_podman_archive_matches_its_truth() -> None:
         assert {p.pid for p in ck.processes} == dumped
         sh = ck.process(1)
         assert sh.argv == ["/bin/sh", "-c", s.truth["command"]]
-        assert "files" in ck.wrapper and "config.dump" in ck.wrapper["files"]
+        assert "config.dump" in ck.wrapper.files
 
 
 def test_inspect_cli_same_output_for_dir_and_archive(tmp_path: Path) -> None:
@@ -64,8 +63,7 @@ def test_inspect_cli_same_output_for_dir_and_archive(tmp_path: Path) -> None:
     tar = _pack(s.images, tmp_path / "svc.tar", None)
 
     def run(target: Path) -> dict:
-        p = subprocess.run([sys.executable, "-m", "forensics", "inspect", str(target), "--json"],
-                           capture_output=True, text=True, cwd=REPO)
+        p = forensics("inspect", str(target), "--json")
         assert p.returncode == 0, p.stderr
         doc = json.loads(p.stdout)
         for key in ("checkpoint", "wrapper"):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from forensics.errors import NotACheckpoint
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
+from tests.cli import forensics
 from tests.conftest import REPO, SAMPLES, load_samples
 
 
@@ -36,6 +35,6 @@ def test_ambiguous_name_needs_container(tmp_path: Path) -> None:
 def test_cli_one_line_errors() -> None:
     for args in (["inspect", "/etc/passwd"], ["inspect", "checkpoint1", "--docker-root", "/nonexistent"],
                  ["inspect", str(REPO / "docs")]):
-        p = subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
+        p = forensics(*args)
         assert p.returncode == 2 and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr

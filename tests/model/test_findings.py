@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forensics.findings.rules import findings
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.symbols.resolve import BinaryResolver
 from tests.conftest import SAMPLES, load_samples
 

@@ -16,7 +16,7 @@ import pytest
 
 from forensics.model import files as f
 from forensics.model.checkpoint import Checkpoint
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from tests.conftest import Sample, load_samples
 
 _cache: dict[Path, Checkpoint] = {}
@@ -228,4 +228,4 @@ def test_model_agrees_with_crit(run_root: Path) -> None:
             fdinfo = s.crit_json(f"fdinfo-{ids['files_id']}.img")["entries"]
             assert sorted(e["fd"] for e in fdinfo) == [fd.fd for fd in p.fds]
             mm = s.crit_json(f"mm-{p.pid}.img")["entries"][0]
-            assert sorted((v["start"], v["end"]) for v in mm["vmas"]) == sorted((v.start, v.end) for v in p.vmas)
+            assert sorted((v["start"], v["end"]) for v in mm["vmas"]) == sorted((v.start, v.end) for v in [*p.vmas, *p.guards])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from forensics.findings.rules import findings
 from forensics.memory.shellhistory import shell_history
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from tests.conftest import load_samples
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
 from forensics.render import html
+from forensics.report import assemble
 from forensics.symbols.resolve import BinaryResolver
 from tests.conftest import REPO, SAMPLES, Sample, load_samples
 
@@ -24,13 +25,13 @@ def service_samples() -> list[Sample]:
     return found
 
 
-def build(samples: list[Sample], out: Path, reveal: bool = False) -> html.Report:
+def build(samples: list[Sample], out: Path, reveal: bool = False) -> assemble.Report:
     """The report of these samples, with the service's binary for symbols (it ran as SERVICE_PATH)."""
     targets = [str(s.images) for s in samples]
     cks = [load_checkpoint(t) for t in targets]
     resolver = BinaryResolver(binaries={SERVICE_PATH: BINARY})
-    symbols: list[html.BinarySymbols | None] = [html.BinarySymbols(ck, resolver) for ck in cks]
-    report = html.assemble(targets, cks, reveal=reveal, symbols=symbols, command="forensics report (test)",
+    symbols: list[assemble.BinarySymbols | None] = [assemble.BinarySymbols(ck, resolver) for ck in cks]
+    report = assemble.assemble(targets, cks, reveal=reveal, symbols=symbols, command="forensics report (test)",
                            version="test")
     html.write(report, out)
     for s in symbols:
@@ -45,13 +46,13 @@ def service() -> list[Sample]:
 
 
 @pytest.fixture(scope="session")
-def one_report(service: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, html.Report]:
+def one_report(service: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, assemble.Report]:
     out = tmp_path_factory.mktemp("report") / "service.html"
     return out, build(service[:1], out)
 
 
 @pytest.fixture(scope="session")
-def two_report(service: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, html.Report]:
+def two_report(service: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, assemble.Report]:
     out = tmp_path_factory.mktemp("report") / "service-diff.html"
     return out, build(service, out)
 

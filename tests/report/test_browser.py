@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics.render import html
+from forensics.report import assemble
 from tests.report.cdp import Browser
 from tests.report.conftest import ARTIFACTS, need_chromium
 
@@ -49,7 +49,7 @@ def no_outside_requests(b: Browser, page: Path) -> None:
     assert not errors, errors  # e.g. a CSP violation: the page's own script or style blocked
 
 
-def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, html.Report]) -> None:
+def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, assemble.Report]) -> None:
     path, report = one_report
     ck = report.sources[0].ck
     service, child_proc = ck.process(1), ck.process(7)
@@ -108,7 +108,7 @@ def test_person_reads_the_report(browser: Browser, one_report: tuple[Path, html.
     no_outside_requests(b, path)
 
 
-def test_person_reads_the_changes(browser: Browser, two_report: tuple[Path, html.Report]) -> None:
+def test_person_reads_the_changes(browser: Browser, two_report: tuple[Path, assemble.Report]) -> None:
     path, report = two_report
     b = browser
     b.open(path.resolve().as_uri())

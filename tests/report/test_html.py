@@ -14,15 +14,18 @@ from pathlib import Path
 
 import zstandard
 
+from forensics.meta import CheckpointMeta
 from forensics.model.checkpoint import Checkpoint, CheckpointInfo
 from forensics.model.files import RegularFile
-from forensics.model.load import load_checkpoint
+from forensics.loader import load_checkpoint
+from forensics.locate.manifest import manifest
 from forensics.render import html
+from forensics.report import assemble
 from tests.conftest import REPO, Sample
 from tests.report.conftest import BINARY, SERVICE_PATH, build, parse
 
 
-def test_self_contained_with_strict_csp(one_report: tuple[Path, html.Report]) -> None:
+def test_self_contained_with_strict_csp(one_report: tuple[Path, assemble.Report]) -> None:
     path, _ = one_report
     text = path.read_text(encoding="utf-8")
     page = parse(path)
@@ -45,8 +48,8 @@ def test_self_contained_with_strict_csp(one_report: tuple[Path, html.Report]) ->
         assert f"{directive} 'sha256-{digest}'" in csp
 
 
-def test_every_link_lands_and_ids_are_unique(one_report: tuple[Path, html.Report],
-                                             two_report: tuple[Path, html.Report]) -> None:
+def test_every_link_lands_and_ids_are_unique(one_report: tuple[Path, assemble.Report],
+                                             two_report: tuple[Path, assemble.Report]) -> None:
     for path, _ in (one_report, two_report):
         page = parse(path)
         assert len(page.ids) == len(set(page.ids)), "duplicate ids"
@@ -54,7 +57,7 @@ def test_every_link_lands_and_ids_are_unique(one_report: tuple[Path, html.Report
         assert not missing, f"{path.name}: links to nowhere: {sorted(missing)[:10]}"
 
 
-def test_stable_anchors_for_pids_fds_sockets(one_report: tuple[Path, html.Report]) -> None:
+def test_stable_anchors_for_pids_fds_sockets(one_report: tuple[Path, assemble.Report]) -> None:
     path, report = one_report
     ids = set(parse(path).ids)
     ck = report.sources[0].ck
@@ -69,7 +72,7 @@ def test_stable_anchors_for_pids_fds_sockets(one_report: tuple[Path, html.Report
     assert {"findings", "process-tree", "mounts", "namespaces", "cgroups", "manifest", "overview"} <= ids
 
 
-def test_findings_link_to_their_evidence(one_report: tuple[Path, html.Report]) -> None:
+def test_findings_link_to_their_evidence(one_report: tuple[Path, assemble.Report]) -> None:
     path, _ = one_report
     text = path.read_text(encoding="utf-8")
     findings = text[text.index('id="findings"'):text.index('id="process-tree"')]
@@ -77,13 +80,13 @@ def test_findings_link_to_their_evidence(one_report: tuple[Path, html.Report]) -
     assert 'href="#pid-1-fd-3"' in findings  # the listening socket's fd
 
 
-def test_thread_stops_are_symbolized(one_report: tuple[Path, html.Report]) -> None:
+def test_thread_stops_are_symbolized(one_report: tuple[Path, assemble.Report]) -> None:
     path, report = one_report
     rows = parse(path).rows
     ck = report.sources[0].ck
     main = ck.process(1).threads[0]  # type: ignore[union-attr]
     cells = rows[f"pid-1-tid-{main.tid}"]
-    assert cells[2].startswith(f"{main.syscall} (")  # number and name
+    assert cells[2].endswith(f" ({main.syscall})")  # name and number, as on the terminal
     assert cells[3] == f"0x{main.registers.ip:x}"  # type: ignore[union-attr]
     assert re.match(r"[A-Za-z_][\w.]*\+0x[0-9a-f]+", cells[4]), cells[4]
 
@@ -110,7 +113,7 @@ def test_hostile_strings_are_escaped_and_made_visible(service: list[Sample], tmp
             fd.file.path = "/tmp/<iframe src=//evil>"
     ck.mounts[0].mountpoint = "/mnt/<a href=//evil>x</a>"
     ck.hostname = "<style>*{display:none}</style>"
-    report = html.assemble([str(service[0].images)], [ck], command="t", version="t")
+    report = assemble.assemble([str(service[0].images)], [ck], command="t", version="t")
     out = tmp_path / "hostile.html"
     html.write(report, out)
     text = out.read_text(encoding="utf-8")
@@ -125,7 +128,7 @@ def test_hostile_strings_are_escaped_and_made_visible(service: list[Sample], tmp
     assert "\x00" not in text and "nul\\x00byte" in text
 
 
-def test_manifest_hashes_every_file(one_report: tuple[Path, html.Report], service: list[Sample]) -> None:
+def test_manifest_hashes_every_file(one_report: tuple[Path, assemble.Report], service: list[Sample]) -> None:
     path, report = one_report
     images = service[0].images
     assert images is not None
@@ -139,7 +142,7 @@ def test_manifest_hashes_every_file(one_report: tuple[Path, html.Report], servic
         assert f">{entries[name].sha256}<" in text
 
 
-def test_two_checkpoints_show_the_counter_move(two_report: tuple[Path, html.Report], service: list[Sample]) -> None:
+def test_two_checkpoints_show_the_counter_move(two_report: tuple[Path, assemble.Report], service: list[Sample]) -> None:
     path, report = two_report
     st1, st2 = service[0].truth["service_state"], service[1].truth["service_state"]
     addr, pid = st2["addr"]["request_counter"], st2["pid"]
@@ -191,8 +194,8 @@ def test_cli_writes_the_report(service: list[Sample], tmp_path: Path) -> None:
 
 def test_manifest_of_an_archive_hashes_it_and_its_members() -> None:
     archive = REPO / "samples" / "podman" / "checkpoint.tar.gz"  # zstd, whatever the name says
-    ck = Checkpoint(CheckpointInfo(path=str(archive), layout="archive"))
-    entries = {e.name: e for e in html.manifest(archive, ck)}
+    ck = Checkpoint(CheckpointInfo(CheckpointMeta(path=archive, kind="podman-archive", layout="container-archive")))
+    entries = {e.name: e for e in manifest(archive, ck.info.path)}
     assert entries[archive.name].sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
     data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(archive.read_bytes())).read()
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -206,7 +209,7 @@ def test_manifest_of_a_docker_checkpoint_includes_the_container_config(service: 
     images = service[0].images
     assert images is not None
     ck = load_checkpoint(images)
-    names = {e.name for e in html.manifest(images, ck)}
+    names = {e.name for e in manifest(images, ck.info.path)}
     assert "../../config.v2.json" in names and "inventory.img" in names
 
 
@@ -215,7 +218,7 @@ def test_environment_changes_in_the_diff_are_masked(service: list[Sample], tmp_p
     pb = b.process(1)
     assert pb is not None and pb.env is not None
     pb.env = {**pb.env, "SERVICE_TOKEN": "cf-token-CHANGED-0123456789", "DB_PASSWORD": "hunter2-hunter2"}
-    report = html.assemble([str(s.images) for s in service], [a, b], command="t", version="t")
+    report = assemble.assemble([str(s.images) for s in service], [a, b], command="t", version="t")
     out = tmp_path / "env.html"
     html.write(report, out)
     text = out.read_text(encoding="utf-8")

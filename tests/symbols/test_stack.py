@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forensics.memory.space import AddressSpace
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.disasm import disassemble
 from forensics.symbols.mapping import Symbolizer
 from forensics.symbols.stack import scan_stack, walk_frames
@@ -130,7 +130,7 @@ def test_frozen_threads_of_the_checkpoints(samples_with_binary: list[Sample], se
                     stack = sym.mapping_at(gp["sp"])
                     assert stack is not None
                     # Thread stacks share one anonymous VMA; each ends at the guard page of the next.
-                    end = min([v.start for v in proc.vmas if v.kind == "guard" and v.start > gp["sp"]],
+                    end = min([v.start for v in proc.guards if v.start > gp["sp"]],
                               default=stack.end)
                     scanned = scan_stack(read_u64, gp["sp"], min(end, stack.end), sym.is_code)
                     ours = [loc for loc in (sym.symbolize(f.ip, return_address=True) for f in scanned)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from forensics.model.load import load_directory
+from forensics.loader import load_directory
 from forensics.symbols.resolve import BinaryResolver
 from forensics.model.flags import syscall_name
 from forensics.symbols.stops import stops_for
+from tests.cli import forensics as _cli
 from tests.conftest import REPO, load_samples
 
 # What each thread of the service blocks in (samples/lab/service/README.md): the libc function whose
@@ -47,8 +47,6 @@ def test_each_thread_stops_where_proc_said(run_root: Path) -> None:
                 assert syscall_name(t["syscall"]) in {"accept", "futex", "read", "clock_nanosleep"}
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_globals_read_by_symbol_match_logged_values() -> None:
@@ -77,7 +75,8 @@ def test_missing_binary_is_named_and_raw_addresses_shown() -> None:
     s = service_samples(REPO / "samples")[0]
     p = _cli("inspect", str(s.images), "--threads")
     assert p.returncode == 0
-    assert "binaries not found" in p.stdout and "/usr/local/bin/service" in p.stdout
+    assert "binaries not found" in p.stderr and "/usr/local/bin/service" in p.stderr  # a warning: stderr
+    assert "binaries not found" not in p.stdout
     doc = json.loads(_cli("inspect", str(s.images), "--json").stdout)
     stop = doc["processes"][0]["threads"][0]["stop"]
     assert stop["symbol"] is None and "file not found: /usr/local/bin/service" in stop["note"]
@@ -107,7 +106,7 @@ def test_binary_from_an_archives_rootfs_diff(tmp_path: Path) -> None:
     import io
     import tarfile
 
-    from forensics.model.load import load_checkpoint
+    from forensics.loader import load_checkpoint
     from forensics.symbols.resolve import resolver_for as resolver_of_checkpoint
 
     s = next(x for x in service_samples(REPO / "samples") if x.scenario == "service")
@@ -123,5 +122,5 @@ def test_binary_from_an_archives_rootfs_diff(tmp_path: Path) -> None:
     ck = load_checkpoint(archive)
     stops = stops_for(ck, resolver_of_checkpoint(ck, None, None))
     assert stops[(1, 1)].location.symbol is not None and stops[(1, 1)].location.note is None
-    assert any(e["path"] == "usr/local/bin/service" or e["path"].endswith("/usr/local/bin/service")
-               for e in ck.wrapper["rootfs_diff"])
+    assert any(e.path == "usr/local/bin/service" or e.path.endswith("/usr/local/bin/service")
+               for e in ck.wrapper.rootfs_diff or [])

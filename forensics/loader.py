@@ -1,4 +1,9 @@
-"""Assemble the model of a whole checkpoint from its images.
+"""The one entry point that composes the floors: locate -> images -> model -> memory layout.
+
+`load_checkpoint` (alias `open_checkpoint`) takes whatever the user named, opens it read-only through
+forensics.locate, decodes its images, builds the typed model with forensics.model's pure builders and
+attaches each process's memory reader (forensics.memory.space). The model itself imports neither locate
+nor memory; this module is the only place that knows all three.
 
 `ImageSet` opens each image the first time something asks for it and keeps it, so a checkpoint with
 hundreds of processes decodes each file once; every decoding error lands in one list with its file and
@@ -7,7 +12,6 @@ byte offset, and what decoded before the damage is still used.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import re
@@ -18,19 +22,20 @@ from typing import Any
 
 from forensics.errors import ImageError, NotACheckpoint
 from forensics.images.decode import Image, open_image_data
-from forensics.locate.resolve import open_checkpoint
+from forensics.locate.resolve import open_checkpoint as open_source
 from forensics.locate.rootfs_diff import rootfs_diff
-from forensics.locate.source import CheckpointMeta, Source
+from forensics.locate.source import Source
+from forensics.records import Timestamp, TimeSource
 from forensics.images.magic import kind_by_filename
 from forensics.images.pagemap import pagemap_runs
 from forensics.memory.space import PE_PARENT, AddressSpace, MemoryGap, PageStore, layout, read_string_table
 from forensics.model import build, predump
 from forensics.model.checkpoint import (
-    CgroupSet, Checkpoint, CheckpointInfo, ImageStatus, NamespaceUse, TarMember, TmpfsArchive,
+    CgroupSet, Checkpoint, CheckpointInfo, ImageKind, ImageStatus, NamespaceUse, RootfsEntry, TarMember,
+    TmpfsArchive,
 )
 from forensics.model.files import Memfd
 from forensics.model.process import Process
-from forensics.model.vma import Vma
 
 PAGE_SIZE = 4096
 MAX_TMPFS_MEMBERS = 100_000
@@ -299,7 +304,10 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
         proc.umask = fs[0].umask
     mm = images.entries(f"mm-{proc.pid}.img")
     if mm:
-        proc.vmas = build.vmas(mm[0], ctx)
+        every = build.vmas(mm[0], ctx)
+        proc.vmas = [v for v in every if not v.is_guard]
+        proc.guards = [v for v in every if v.is_guard]
+        proc.page_size = page_size_of(mm[0])
         if build.has(mm[0], "exe_file_id"):
             proc.exe = ctx.reg_name(mm[0].exe_file_id)
         space = address_space(proc, mm[0], memory, ctx)
@@ -319,32 +327,28 @@ def _wrapper(ck: Checkpoint, source: Source, images: ImageSet) -> None:
     and deleted (deleted.files), bind mounts, and the tail of its logs (the container's own output and
     CRIU's)."""
     names = source.wrapper_files()
-    ck.wrapper["files"] = {name: len(source.read_wrapper(name)) for name in names}
+    w = ck.wrapper
+    w.files = {name: len(source.read_wrapper(name)) for name in names}
     diff = rootfs_diff(source)
     if diff is not None:
-        ck.wrapper["rootfs_diff"] = [dataclasses.asdict(e) for e in diff.entries]
-        ck.wrapper["deleted_files"] = diff.deleted
-        images.warnings.extend(f"rootfs-diff: {w}" for w in diff.warnings)
+        w.rootfs_diff = [RootfsEntry(e.path, e.type, e.size, e.mode,
+                                     Timestamp(e.mtime, TimeSource.ARCHIVE_MEMBER, "file modified",
+                                               f"rootfs-diff.tar:{e.path}") if e.mtime else None)
+                         for e in diff.entries]
+        w.deleted_files = list(diff.deleted)
+        images.warnings.extend(f"rootfs-diff: {x}" for x in diff.warnings)
     for name in names:
         base = name.rsplit("/", 1)[-1]
         if base in LOGS:
             text = source.read_wrapper(name)[-(1 << 20):].tobytes().decode("utf-8", "backslashreplace")
-            ck.wrapper.setdefault("logs", {})[name] = text.splitlines()[-LOG_TAIL_LINES:]
+            w.logs[name] = text.splitlines()[-LOG_TAIL_LINES:]
         elif base == "bind.mounts":
             try:
-                ck.wrapper["bind_mounts"] = json.loads(source.read_wrapper(name).tobytes())
-            except ValueError:
+                loaded = json.loads(source.read_wrapper(name).tobytes())
+            except (ValueError, RecursionError):
                 images.warn("bind.mounts is not JSON")
-
-
-def info_from(meta: CheckpointMeta) -> CheckpointInfo:
-    def iso(t: Any) -> str | None:
-        return t.isoformat() if t is not None else None
-
-    return CheckpointInfo(path=str(meta.path), layout=meta.layout, engine=meta.engine,
-                          checkpoint_name=meta.checkpoint_name, container_id=meta.container_id,
-                          container_name=meta.container_name, image=meta.image,
-                          container_created=iso(meta.created), checkpoint_time=iso(meta.checkpoint_time))
+                continue
+            w.bind_mounts = loaded if isinstance(loaded, list) else [loaded]
 
 
 def load_directory(directory: Path) -> Checkpoint:
@@ -368,12 +372,13 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
         raise NotACheckpoint("no inventory.img among its images: not a CRIU checkpoint", source.meta.path)
     images = ImageSet(source)
     directory = images.directory
-    info = info_from(source.meta)
+    info = CheckpointInfo(source.meta)
     ck = Checkpoint(info)
     inv = images.entries("inventory.img")
     if inv:
         info.img_version = inv[0].img_version
         info.pre_dump = build.has(inv[0], "pre_dump_mode")
+        info.dump_uptime = inv[0].dump_uptime if build.has(inv[0], "dump_uptime") else None
     if parent is not None:
         source.use_parent(parent)
     parent_source = source.parent()
@@ -386,11 +391,11 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
         info.total_size += size
         if name.startswith("pages-"):
             info.pages_size += size
-        status = ImageStatus(name, "unknown", size, magic=img.magic)
+        status = ImageStatus(name, ImageKind.UNKNOWN, size, magic=img.magic)
         if img.decodable:
-            status.kind = "decoded"
+            status.kind = ImageKind.DECODED
         elif img.kind.name != "UNKNOWN":
-            status.kind = "raw"
+            status.kind = ImageKind.RAW
         info.images.append(status)
     _criu_version(images, info)
 
@@ -447,13 +452,14 @@ def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, cont
     data root or a --checkpoint-dir), or a Podman/CRI-O/containerd archive, plain or compressed.
     `parent` (default: DEFAULT_PARENT, which `forensics --parent PATH` sets): where the PE_PARENT pages
     are, when the checkpoint's own parent link cannot reach them; never applied to that parent itself."""
-    source = open_checkpoint(target, docker_root=docker_root, container=container)
+    source = open_source(target, docker_root=docker_root, container=container)
     parent = parent if parent is not None else DEFAULT_PARENT
     if parent is None or _same_place(target, parent):
         return load_source(source)
-    return load_source(source, open_checkpoint(parent))
+    return load_source(source, open_source(parent))
 
 
+open_checkpoint = load_checkpoint
 DEFAULT_PARENT: str | Path | None = None
 
 
