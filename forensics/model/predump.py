@@ -14,10 +14,10 @@ import re
 
 from forensics.memory.space import AddressSpace, PageStore
 from forensics.model.process import Process
-from forensics.model.vma import Vma
+from forensics.model.vma import Vma, VmaKind
 
 PAGEMAP_NAME = re.compile(r"pagemap-(\d+)\.img")
-KIND = "pre-dump"
+KIND = VmaKind.PRE_DUMP
 
 
 def pids_of(names: list[str]) -> list[int]:

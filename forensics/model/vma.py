@@ -24,6 +24,9 @@ class VmaKind(StrEnum):
     MEMFD = "memfd"
     SYSV = "sysv"
     GUARD = "guard"
+    # Not a mapping either: a stretch of a pre-dump's pages, which come without mappings
+    # (forensics.model.predump).
+    PRE_DUMP = "pre-dump"
 
 
 # Mappings the kernel provides to every process: not the program's own memory.
