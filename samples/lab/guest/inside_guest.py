@@ -346,7 +346,7 @@ def scenario_podman_chain() -> None:
         truth_path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
         entry = {"scenario": sc, "name": ck, "archive": f"{sc}/{doc['archive']}", "images": None,
                  "crit": f"{sc}/crit/{ck}", "truth": str(truth_path.relative_to(OUT)), "engine": "podman",
-                 "container": name}
+                 "container": name, "action": "pre-dump" if ck == "pre-checkpoint" else "dump"}
         if ck == "with-previous":
             entry["parent_archive"] = f"{sc}/pre.tar.gz"
         INDEX.append(entry)
