@@ -183,6 +183,11 @@ def count_pages(proc: Process, space: AddressSpace) -> None:
         v.dumped_pages, v.parent_pages, v.lazy_pages = space.store.dumped_pages(v.start, v.end)
 
 
+def _assignment(kv: str) -> tuple[str, str]:
+    name, _, value = kv.partition("=")
+    return name, value
+
+
 def argv_env(proc: Process, mm: Any, space: AddressSpace, warn) -> None:
     try:
         proc.argv = read_string_table(space, mm.mm_arg_start, mm.mm_arg_end)
@@ -190,7 +195,7 @@ def argv_env(proc: Process, mm: Any, space: AddressSpace, warn) -> None:
         warn(f"pid {proc.pid}: argv not readable: {gap.reason}")
     try:
         env = read_string_table(space, mm.mm_env_start, mm.mm_env_end)
-        proc.env = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in env)
+        proc.env = dict(_assignment(kv) for kv in env)
     except MemoryGap as gap:
         warn(f"pid {proc.pid}: environment not readable: {gap.reason}")
 
@@ -284,8 +289,8 @@ def _tmpfs(images: ImageSet, mounts_by_dev: dict[int, str]) -> list[TmpfsArchive
     return out
 
 
-def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memory, ck: Checkpoint,
-             mnt_ns: set[int], ns_members: dict[tuple[str, int], list[int]], uts_ids: set[int]) -> Process:
+def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memory,
+             memories: dict[int, AddressSpace], mnt_ns: set[int], ns_members: dict[tuple[str, int], list[int]], uts_ids: set[int]) -> Process:
     proc = build.process(entry, images)
     ids = images.entries(f"ids-{proc.pid}.img")
     if ids:
@@ -312,7 +317,7 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
             proc.exe = ctx.reg_name(mm[0].exe_file_id)
         space = address_space(proc, mm[0], memory, ctx)
         if space is not None:
-            ck.memory[proc.pid] = space
+            memories[proc.pid] = space
             count_pages(proc, space)
             argv_env(proc, mm[0], space, images.warn)
     return proc
@@ -403,12 +408,14 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
     memory = Memory(images, _parent_memory(parent_source))
     pstree = images.entries("pstree.img")
     procs = []
+    memories: dict[int, AddressSpace] = {}
+    ck.memory = memories
     mnt_ns: set[int] = set()
     ns_members: dict[tuple[str, int], list[int]] = defaultdict(list)
     uts_ids: set[int] = set()
     for entry in pstree:
         try:
-            procs.append(_process(entry, images, ctx, memory, ck, mnt_ns, ns_members, uts_ids))
+            procs.append(_process(entry, images, ctx, memory, memories, mnt_ns, ns_members, uts_ids))
         except Exception as e:  # noqa: BLE001 - forged values must cost one process, not the report
             images.errors.append(f"{directory}: internal error decoding pid {entry.pid}: {type(e).__name__}; "
                                  "this is a bug in forensics, please report it")

@@ -47,7 +47,7 @@ def _root(
 # Which module holds each command: only the one being run is imported (start-up time is part of every
 # command's cost; a grep over 1 GiB takes about as long as importing everything).
 COMMANDS = {"inspect": "inspect", "memory": "memory", "diff": "diff", "timeline": "timeline", "doctor": "doctor",
-            "report": "report", "capture": "report", "ls": "ls", "columns": "columns"}
+            "report": "report", "capture": "report", "ls": "ls", "columns": "columns", "hunt": "hunt"}
 
 
 def _register(argv: list[str] | None = None) -> None:

@@ -125,7 +125,8 @@ def read(
         from forensics.symbols.stops import symbol_address
 
         resolver = resolver_for(ck, rootfs, binary)
-        found = symbol_address(ck.process(pid), resolver, symbol)
+        proc = ck.process(pid)
+        found = symbol_address(proc, resolver, symbol) if proc is not None else None
         if found is None:
             missing = f"; binaries not found: {', '.join(sorted(resolver.missing))}" if resolver.missing else ""
             raise UsageError(f"pid {pid}: no symbol {symbol!r} in the mapped binaries{missing}",

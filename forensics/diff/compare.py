@@ -51,7 +51,7 @@ def diff_checkpoints(a: Checkpoint, b: Checkpoint, namer: Namer | None = None,
             # A page shared by several processes changes once: report the value once, for the first pid.
             vma = sb.vma_at(v.address)
             link = sb.shared_of.get(vma.start) if vma is not None else None
-            if link is not None:
+            if link is not None and vma is not None:
                 key = (link[0], link[1] + v.address - vma.start)
                 if key in seen_shared:
                     continue

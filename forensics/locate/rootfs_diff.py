@@ -49,7 +49,7 @@ class RootfsEntry:
     type: str
     size: int
     mode: int
-    mtime: datetime
+    mtime: datetime | None   # None for a header time no clock produces (1e20, NaN...)
     uid: int
     gid: int
     user: str

@@ -46,18 +46,24 @@ def scan_size(ck: Checkpoint, flt: VmaFilter) -> int:
 
 
 def grep(ck: Checkpoint, pattern: Needle, flt: VmaFilter,
-         progress: Callable[[int], None] | None = None) -> Iterator[Match]:
+         progress: Callable[[int], None] | None = None,
+         span: tuple[int, int] | None = None) -> Iterator[Match]:
+    """Every match in the processes `flt` wants. `span` (lo, hi) limits the search of each process's own
+    pages file to matches starting at file offsets [lo, hi), and shared memory to the span starting at 0:
+    a hunt splits one big process into such spans, and their union is exactly the unsplit result."""
     shared_done: dict[int, list] = {}
     for pid in sorted(ck.memory):
         if not flt.wants_pid(pid):
             continue
         space = ck.memory[pid]
-        for hit in search_store(space.store, pattern, progress):
+        for hit in search_store(space.store, pattern, progress, span):
             vma = space.vma_at(hit.address)
             if vma is None or vma.start in space.shared_of:
                 continue
             if flt.wants_vma(vma) and flt.wants_address(hit.address, hit.length):
                 yield Match(pid, hit.address, hit.length, vma)
+        if span is not None and span[0] != 0:
+            continue
         for vma in space.vmas:
             link = space.shared_of.get(vma.start)
             if link is None or not flt.wants_vma(vma):

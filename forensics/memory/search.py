@@ -66,14 +66,17 @@ REGEX_OVERLAP = 64 << 10
 
 
 def _file_hits(pages: memoryview, end: int, needle: Needle,
-               progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, int]]:
+               progress: Callable[[int], None] | None = None,
+               span: tuple[int, int] | None = None) -> Iterator[tuple[int, int]]:
     """(offset, length) of every match in pages[:end], a window at a time; each window's pages are
     released from memory once searched. A regex match longer than REGEX_OVERLAP that straddles two
-    windows is cut at the window's end."""
+    windows is cut at the window's end. With `span` (lo, hi), only matches starting in [lo, hi) (they
+    may run past hi): how a hunt spreads one big pages file over several workers without losing or
+    doubling a match at the seams."""
     mapped = residency.mapping_of(pages)
-    pos = 0
-    while pos < end:
-        stop = min(pos + CHUNK, end)
+    pos, limit = (0, end) if span is None else (max(0, span[0]), min(end, span[1]))
+    while pos < limit:
+        stop = min(pos + CHUNK, limit)
         if needle.literal is not None and mapped is not None:
             mm, base = mapped
             lit = needle.literal
@@ -94,20 +97,22 @@ def _file_hits(pages: memoryview, end: int, needle: Needle,
         pos = stop
 
 
-def search_store(store: PageStore, needle: Needle, progress: Callable[[int], None] | None = None) -> Iterator[Hit]:
+def search_store(store: PageStore, needle: Needle, progress: Callable[[int], None] | None = None,
+                 span: tuple[int, int] | None = None) -> Iterator[Hit]:
     """Every match in a page store and its parent chain, as virtual addresses, in file order; `progress`
-    hears how many bytes each searched window held."""
+    hears how many bytes each searched window held. With `span` (lo, hi): only matches starting at pages
+    file offsets in [lo, hi), and the parent chain only with the span that starts at 0."""
     offsets, runs = _present_index(store)
     if runs:
         last = runs[-1]
         end = (last.offset or 0) + (last.end - last.start)
-        for a, n in _file_hits(store.pages, end, needle, progress):
+        for a, n in _file_hits(store.pages, end, needle, progress, span):
             i = bisect.bisect_right(offsets, a) - 1
             run = runs[i]
             if not _contiguous(runs, offsets, i, a + n):
                 continue
             yield Hit(run.start + (a - (run.offset or 0)), n)
-    if store.parent is not None:
+    if store.parent is not None and (span is None or span[0] == 0):
         parent_ranges = [(r.start, r.end) for r in store.runs if r.offset is None and r.flags & PE_PARENT]
         if parent_ranges:
             starts = [s for s, _ in parent_ranges]

@@ -34,7 +34,7 @@ def _history(pid: int, space: AddressSpace) -> list[ShellCommand]:
     for addr, data in heaps:
         for m in TIMESTAMP.finditer(data):
             stamps[addr + m.start()] = int(m.group(1))
-    out = []
+    out: list[ShellCommand] = []
     if not stamps:
         return out
     for addr, data in heaps:

@@ -20,6 +20,7 @@ from typing import Protocol
 from forensics.errors import ForensicsError
 
 from forensics.images.pagemap import PE_PARENT, PE_PRESENT
+from forensics.model.vma import Vma
 
 
 # How `--as` reads a value: little-endian, as on every architecture CRIU checkpoints here.
@@ -56,17 +57,18 @@ DAMAGED = 1 << 31
 class RunLike(Protocol):
     """A normalised pagemap run (forensics.images.pagemap.PagemapRun)."""
 
-    vaddr: int
-    nr_pages: int
-    flags: int
-    pages_offset: int | None
+    @property
+    def vaddr(self) -> int: ...
+    @property
+    def nr_pages(self) -> int: ...
+    @property
+    def flags(self) -> int: ...
+    @property
+    def pages_offset(self) -> int | None: ...
 
 
-class VmaLike(Protocol):
-    start: int
-    end: int
-    kind: str
-    path: str | None
+# The mappings an address space is laid over: the model's own (memory sits above the model).
+VmaLike = Vma
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ def _vector_regs(words: Iterable[int]) -> list[str]:
 def registers(core: Message) -> Registers | None:
     if has(core, "thread_info"):
         ti = core.thread_info
-        gp = {name: getattr(ti.gpregs, name) for name in GP_REGS if has(ti.gpregs, name)}
+        gp: dict[str, int] = {name: getattr(ti.gpregs, name) for name in GP_REGS if has(ti.gpregs, name)}
         fpu = None
         if has(ti, "fpregs"):
             fp = ti.fpregs
@@ -93,7 +93,7 @@ def registers(core: Message) -> Registers | None:
                              ("ti_loongarch64", "loongarch64")):
         if has(core, arch_field):
             ti = getattr(core, arch_field)
-            gp: dict[str, int] = {}
+            gp = {}
             if has(ti, "gpregs"):
                 for fd, value in ti.gpregs.ListFields():
                     if fd.label != fd.LABEL_REPEATED and isinstance(value, int):

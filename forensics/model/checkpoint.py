@@ -12,6 +12,9 @@ from forensics.model.mounts import Mount
 from forensics.model.process import Process
 from forensics.records import Timestamp
 
+# Only for a checkpoint with no process to read AT_PAGESZ from.
+DEFAULT_PAGE_SIZE = 4096
+
 if TYPE_CHECKING:  # type-only: the model holds these handles, it never imports their floors at run time
     from forensics.locate.source import Source
     from forensics.memory.space import AddressSpace
@@ -195,4 +198,4 @@ class Checkpoint:
     def page_size_of(self, pid: int) -> int:
         """The page size a process ran with (its saved auxv); the first process's for a pid not here."""
         proc = self.process(pid) or (self.processes[0] if self.processes else None)
-        return proc.page_size if proc is not None else Process.__dataclass_fields__["page_size"].default
+        return proc.page_size if proc is not None else DEFAULT_PAGE_SIZE

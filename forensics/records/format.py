@@ -60,7 +60,8 @@ def text(value: Any, kind: Kind, *, human: bool = True) -> str:
     if kind is Kind.WORDS:
         return ", ".join(printable(str(v)) for v in value) if isinstance(value, (list, tuple)) else printable(str(value))
     if kind is Kind.BYTES:
-        return printable_bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else printable(str(value))
+        return printable_bytes(bytes(value)) if isinstance(value, (bytes, bytearray, memoryview)) \
+            else printable(str(value))
     if kind is Kind.BOOL:
         return "yes" if value else "no"
     if kind is Kind.VALUE and isinstance(value, str):

@@ -45,7 +45,8 @@ def fd_doc(fd: f.Fd) -> dict[str, Any]:
             doc["socket_type"] = value
             continue
         if isinstance(value, list):
-            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+                     for v in value]
         doc[field.name] = value
     if isinstance(obj, f.RegularFile):
         doc["flag_words"] = open_flag_words(obj.flags)
@@ -68,7 +69,7 @@ def stop_doc(stop: Any) -> dict[str, Any] | None:
 
 
 def thread_doc(t: Thread, stop: Any = None) -> dict[str, Any]:
-    regs = None
+    regs: dict[str, Any] | None = None
     if t.registers is not None:
         regs = dict(t.registers.gp)
         regs["arch"] = t.registers.arch

@@ -21,3 +21,17 @@ def scan_progress(total: int, what: str, enabled: bool = True) -> Iterator[Calla
                   TimeRemainingColumn(), transient=True, console=None) as progress:
         task = progress.add_task(what, total=total)
         yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def count_progress(total: int, what: str, enabled: bool = True) -> Iterator[Callable[[int], None] | None]:
+    """A bar over items (checkpoints of a hunt), on a terminal only; nothing in pipes or with --json."""
+    if not enabled or total < 2 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), transient=True, console=None) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda n: progress.advance(task, n)

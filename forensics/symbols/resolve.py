@@ -14,7 +14,12 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from forensics.errors import ForensicsError
+
+if TYPE_CHECKING:
+    from forensics.locate.scratch import ScratchDir
 
 MAX_LINKS = 40
 
@@ -64,7 +69,7 @@ class WrittenFiles:
     def __init__(self, tar_bytes: memoryview) -> None:
         self.data = tar_bytes
         self._index: dict[str, tarfile.TarInfo] | None = None
-        self._scratch = None
+        self._scratch: ScratchDir | None = None
         self._done: dict[str, Path] = {}
 
     def _members(self) -> dict[str, tarfile.TarInfo]:

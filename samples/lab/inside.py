@@ -146,7 +146,7 @@ def busybox_rootfs(dest: Path) -> None:
             (dest / "bin" / a).symlink_to("busybox")
 
 
-NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve"}
+NEEDS_SERVICE = {"service", "service-tcp", "incremental", "failures", "serve", "fleet"}
 
 
 def import_images(wanted: list[str]) -> None:
@@ -669,6 +669,74 @@ def scenario_shell() -> None:
     run("docker", "rm", "-f", name)
 
 
+FLEET_IOC = "cf-ioc-beacon-91d2e7a4c3b8f065.evil.example"
+# (container, engine, checkpoints): 2 Docker containers and 2 Podman ones, 8 checkpoints each.
+FLEET = [("fleet-d1", "docker", 8), ("fleet-d2", "docker", 8), ("fleet-p1", "podman", 8), ("fleet-p2", "podman", 8)]
+# Which checkpoints carry the IOC: (container, 1-based checkpoint number).
+FLEET_PLANTED = {("fleet-d1", 3), ("fleet-d2", 6), ("fleet-p2", 5)}
+
+
+def scenario_fleet() -> None:
+    """A fleet for `forensics hunt`: 32 checkpoints of the service, 16 by Docker (directories in its data
+    root) and 16 Podman exports (zstd archives), each after a different `add N`. In 3 of them the last
+    control line the service received before the checkpoint was FLEET_IOC (an unknown command: it stays
+    in the handler's stack buffer); right after those checkpoints a 128-byte filler line overwrites that
+    buffer, so the IOC is in exactly those 3. Ground truth per checkpoint is the service's own `state`
+    and whether it was planted: fleet/index.json (this scenario's own index; it has no crit reference
+    and no /proc capture, so the per-sample tests of the other scenarios do not iterate over it)."""
+    sc = "fleet"
+    out = OUT / sc
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    podman = shutil.which("podman") is not None
+    if podman:
+        DAEMONS.podman_used = True
+        run("sh", "-c", f"tar -C /tmp/img-service -c . | {' '.join(PODMAN)} import - localhost/cf-service:latest")
+    step = 0
+    for name, engine, count in FLEET:
+        if engine == "podman" and not podman:
+            raise RuntimeError("podman is not installed in the rootfs: the fleet needs it")
+        if engine == "docker":
+            pid, _ = start_service(name)
+        else:
+            run(*PODMAN, "run", "--network", "none", "--security-opt", "seccomp=unconfined", "--name", name, "-d",
+                "-e", f"SERVICE_TOKEN={SERVICE_TOKEN}", "localhost/cf-service",
+                "/usr/local/bin/service", "--port", str(SERVICE_PORT), "--dir", "/tmp")
+            wait_for(lambda: "READY" in run(*PODMAN, "logs", name, check=False).stdout, "the podman service")
+            pid = int(run(*PODMAN, "inspect", "-f", "{{.State.Pid}}", name).stdout.strip())
+        for i in range(1, count + 1):
+            step += 1
+            replies = [control(pid, f"add {step * 7 + i}")]
+            planted = (name, i) in FLEET_PLANTED
+            if planted:
+                replies.append(control(pid, FLEET_IOC))
+            ckpt = f"ck{i:02d}"
+            t0 = time.time()
+            if engine == "docker":
+                docker_checkpoint(sc, name, ckpt)
+                t1 = time.time()
+                images = copy_docker_checkpoint(sc, name, ckpt)
+                where = {"images": str(images.relative_to(OUT)), "archive": None,
+                         "docker_root": f"{sc}/docker-root"}
+            else:
+                archive = out / f"{name}-{ckpt}.tar.zst"
+                run(*PODMAN, "container", "checkpoint", "--leave-running", "--export", str(archive), name)
+                t1 = time.time()
+                where = {"images": None, "archive": str(archive.relative_to(OUT))}
+            if planted:
+                control(pid, "x" * 127)
+            state = json.loads(control(pid, "state"))
+            entries.append({"scenario": sc, "name": f"{name}/{ckpt}", "engine": engine, "container": name,
+                            "checkpoint": ckpt, "taken_at": (t0 + t1) / 2, "planted": planted,
+                            "service_state": state, "control_replies": replies, **where})
+        if engine == "docker":
+            run("docker", "rm", "-f", name)
+        else:
+            run(*PODMAN, "rm", "-f", "-t", "0", name)
+    (out / "index.json").write_text(json.dumps({"ioc": FLEET_IOC, "baseline": "fleet-d1/ck01",
+                                                "checkpoints": entries}, indent=1) + "\n")
+
+
 SCENARIOS = {
     "counter": scenario_counter,
     "service": scenario_service,
@@ -677,6 +745,7 @@ SCENARIOS = {
     "failures": scenario_failures,
     "podman": scenario_podman,
     "shell": scenario_shell,
+    "fleet": scenario_fleet,
     "bench": scenario_bench,
     "serve": scenario_serve,
 }

@@ -39,12 +39,37 @@ def host_mounts_mentioning(path: Path) -> list[str]:
         return [line for line in f if str(path) in line]
 
 
+def stop_leftovers() -> list[int]:
+    """Processes still running inside the lab's rootfs from a run that was killed (a dockerd holding
+    /var/lib/docker makes every later run fail). Called with the lab lock held, so none of them belongs
+    to a live run."""
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            root = os.readlink(proc / "root")
+        except OSError:
+            continue
+        if root == str(ROOTFS) or root.startswith(str(ROOTFS) + "/"):
+            try:
+                os.kill(int(proc.name), 9)
+                killed.append(int(proc.name))
+            except OSError:
+                pass
+    return killed
+
+
 def run_lab(out: Path, scenarios: list[str]) -> int:
     # One lab at a time: two dockerds (and CRIUs) on the same rootfs would share /var/lib/docker and
     # /var/lib/containerd and break each other. A second caller waits for the first.
     CACHE.mkdir(parents=True, exist_ok=True)
     lock = open(CACHE / "lab.lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    left = stop_leftovers()
+    if left:
+        print(f"lab: stopped {len(left)} processes left in the rootfs by an earlier run that was killed",
+              file=sys.stderr)
     build_rootfs()
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):

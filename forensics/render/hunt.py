@@ -1,0 +1,143 @@
+"""A hunt as text (a declared table: rich on a terminal, plain lines in pipes), JSON, JSON Lines and one
+self-contained HTML page.
+
+Every format is made from the same `Row`s. The page loads nothing; every string from a checkpoint (paths,
+labels, matched mapping names, finding details) goes through render.html's `el`/`esc`, which escape
+markup and make control and bidi characters visible. Each row links to its checkpoint's own section of
+the page, which gives the exact `forensics report` command for that checkpoint's full report (and the
+anchor of the process in it).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from forensics.hunt.rows import Row, Status
+from forensics.hunt.run import Hunt
+from forensics.records import Column as C
+from forensics.records import Kind as K
+from forensics.records import Table, record
+
+
+def _addr(v: int | None) -> str:
+    return "" if v is None else f"0x{v:x}"
+
+
+def _short_time(t: str | None) -> str:
+    """ISO time as `YYYY-MM-DD HH:MM:SS` (UTC, as the targets carry it; JSON keeps it whole)."""
+    return "" if not t else t.replace("T", " ")[:19]
+
+
+def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Table:
+    """The rows as a declared table (forensics.records), so text looks like every other command's: a
+    rich table on a terminal, plain natural-width lines in a pipe, evidence escaped in both. Pod and
+    namespace columns are left out when no row has one (plain Docker or Podman fleets); JSON and the
+    page always carry them."""
+    cols = [C("checkpoint", "CHECKPOINT", K.EVIDENCE), C("container", "CONTAINER", K.EVIDENCE)]
+    if any(r.pod for r in rows):
+        cols.append(C("pod", "POD", K.EVIDENCE))
+    if any(r.namespace for r in rows):
+        cols.append(C("namespace", "NAMESPACE", K.EVIDENCE))
+    cols += [C("time", "TIME (UTC)", K.WORD), C("status", "STATUS", K.WORD)]
+    if per_checkpoint:
+        cols += [C("count", "HITS", K.INT), C("error", "ERROR", K.EVIDENCE)]
+    else:
+        cols += [C("pid", "PID", K.PID), C("address", "ADDRESS", K.ADDRESS), C("what", "WHAT", K.EVIDENCE),
+                 C("detail", "DETAIL", K.EVIDENCE)]
+    t = Table(record("hunt", "hunt", *cols), title=title)
+    for r in rows:
+        values = {"checkpoint": r.checkpoint, "container": r.container, "pod": r.pod,
+                  "namespace": r.namespace, "time": _short_time(r.time), "status": r.status.value,
+                  "count": r.count, "error": r.error}
+        h = r.hit
+        values.update(pid=h.pid if h else None, address=h.address if h else None, what=h.what if h else None,
+                      detail=h.detail if h else (r.error or "(no hits)"))
+        t.add(*(values[c.key] for c in cols))
+    return t
+
+
+def document(h: Hunt, rows: list[Row]) -> dict[str, Any]:
+    return {"question": h.question, "checkpoints": len(h.results), "partial": h.partial,
+            "failed": sum(1 for r in h.results if r.status is Status.FAILED),
+            "folded": sum(r.folded for r in h.results), "rows": [r.to_json() for r in rows]}
+
+
+def jsonl(row: Row) -> str:
+    return json.dumps(row.to_json(), separators=(",", ":"))
+
+
+def report_command(ref: str, index: int) -> str:
+    return f"forensics report {shlex.quote(ref)} -o report-{index}.html"
+
+
+_CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
+th,td{border-bottom:1px solid #ddd;padding:3px 6px;
+text-align:left;vertical-align:top;word-break:break-word}th{background:#f3f3f3;cursor:default}
+tr.failed td{color:#a00}tr.partial td{color:#a60}code{background:#f5f5f5;padding:1px 4px}
+section{border-top:2px solid #ccc;margin-top:1.5em}.muted{color:#777}"""
+
+
+def page(h: Hunt, rows: list[Row], per_checkpoint: bool, reports: dict[str, str] | None = None) -> str:
+    """`reports` maps a checkpoint's ref to its generated report (a URL relative to the page): then rows
+    link their pid to that report's process section, and the checkpoint's section links the report."""
+    from forensics.render.html import el, frag, raw
+
+    reports = reports or {}
+
+    index = {r.target.ref: i for i, r in enumerate(h.results, 1)}
+    head = ["checkpoint", "container", "pod", "namespace", "time", "status"]
+    head += ["hits"] if per_checkpoint else ["pid", "address", "what", "detail"]
+    body = []
+    for r in rows:
+        n = index.get(r.ref, 0)
+        cells = [el("td", el("a", r.checkpoint, href=f"#ck-{n}")), el("td", r.container or ""),
+                 el("td", r.pod or ""), el("td", r.namespace or ""), el("td", r.time or ""),
+                 el("td", r.status.value)]
+        if per_checkpoint:
+            cells.append(el("td", str(r.count)))
+        elif r.hit is not None:
+            pid = "" if r.hit.pid is None else str(r.hit.pid)
+            if pid and r.ref in reports:
+                pid = el("a", pid, href=f"{reports[r.ref]}#pid-{pid}")
+            cells += [el("td", pid), el("td", _addr(r.hit.address)), el("td", r.hit.what),
+                      el("td", r.hit.detail)]
+        else:
+            cells += [el("td"), el("td"), el("td"), el("td", r.error or "(no hits)")]
+        body.append(el("tr", *cells, class_=r.status.value if r.status is not Status.OK else None))
+    sections = []
+    for i, res in enumerate(h.results, 1):
+        t = res.target
+        pids = sorted({x.pid for x in res.hits if x.pid is not None})
+        facts = [("path", t.ref), ("engine", t.engine), ("container", t.container), ("pod", t.pod),
+                 ("namespace", t.namespace),
+                 ("time", f"{t.time} ({t.time_source})" if t.time and t.time_source else t.time),
+                 ("status", res.status.value),
+                 ("hits", str(len(res.hits))),
+                 ("folded (shared by every checkpoint)", str(res.folded) if res.folded else None)]
+        sections.append(el(
+            "section",
+            el("h2", t.label, id=f"ck-{i}"),
+            el("table", *(el("tr", el("th", k), el("td", v)) for k, v in facts if v is not None)),
+            [el("p", el("strong", "error: "), e) for e in res.errors],
+            el("p", "Its full report: ", el("a", reports[t.ref], href=reports[t.ref]), " ",
+               [frag(el("a", f"pid {p}", href=f"{reports[t.ref]}#pid-{p}"), " ") for p in pids])
+            if t.ref in reports else
+            el("p", "Its full report: ", el("code", report_command(t.ref, i)),
+               (" then open " if pids else None),
+               [frag(el("code", f"report-{i}.html#pid-{p}"), " ") for p in pids]),
+        ))
+    title = f"forensics hunt: {h.question}"
+    summary = (f"{len(h.results)} checkpoints, {sum(1 for r in h.results if r.hits)} with hits, "
+               f"{sum(1 for r in h.results if r.status is Status.FAILED)} failed")
+    doc = el("html",
+             el("head", el("meta", charset="utf-8"), el("title", title),
+                el("meta", http_equiv="Content-Security-Policy",
+                   content="default-src 'none'; style-src 'unsafe-inline'"),
+                el("style", raw(_CSS))),
+             el("body", el("h1", title), el("p", summary, class_="muted"),
+                el("table", el("tr", *(el("th", c) for c in head)), *body), *sections),
+             lang="en")
+    return "<!DOCTYPE html>\n" + doc + "\n"
