@@ -140,7 +140,8 @@ class Memory:
         parent = self.parent.store(pagemap, page_size) if self.parent is not None else None
         if parent is None and any(r.offset is None and r.flags & PE_PARENT for r in runs):
             self.images.warn(f"{pagemap}: pages are in a parent checkpoint that is not available")
-        return PageStore(runs, data, parent, page_size, pagemap)
+        path = self.images.source.path_of(pm.pages_file) if self.images.exists(pm.pages_file) else None
+        return PageStore(runs, data, parent, page_size, pagemap, path)
 
     def shared(self, shmid: int, page_size: int) -> PageStore | None:
         if shmid not in self._shared:
@@ -313,6 +314,7 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
         proc.vmas = [v for v in every if not v.is_guard]
         proc.guards = [v for v in every if v.is_guard]
         proc.page_size = page_size_of(mm[0])
+        proc.auxv = list(mm[0].mm_saved_auxv)
         if build.has(mm[0], "exe_file_id"):
             proc.exe = ctx.reg_name(mm[0].exe_file_id)
         space = address_space(proc, mm[0], memory, ctx)

@@ -46,6 +46,7 @@ def inspect(
     binary: Optional[list[str]] = BinaryOpt,
     show_findings: bool = typer.Option(False, "--findings", help="What to look at first, ranked."),
     reveal: bool = RevealOpt,
+    go: bool = typer.Option(False, "--goroutines", help="Go programs: every goroutine from runtime.allgs, unwound."),
 ) -> None:
     """Decode a checkpoint and report what CRIU saved: processes, threads, fds, sockets, mounts, memory."""
     from forensics.findings.rules import findings
@@ -99,6 +100,11 @@ def inspect(
             emit(out, fmt)
         else:
             _text(ck, out, stops if sections["threads"] else {}, masker, wanted, wide)
+            if go:
+                from forensics.render.terminal import goroutine_listing
+                from forensics.symbols.goroutines import goroutines_for
+
+                goroutine_listing(goroutines_for(ck, resolver), sys.stdout, wanted)
         if resolver.missing and stops and sections["threads"]:
             warn(f"binaries not found (raw addresses shown): {', '.join(sorted(resolver.missing))}; "
                  "give --rootfs DIR or --binary PATH=FILE")

@@ -309,12 +309,21 @@ def dump(
     rng: Optional[str] = typer.Option(None, "--range", help="START-END (hex)."),
     all_: bool = typer.Option(False, "--all", help="Every mapping, back to back; OUT.map.json says where each is."),
     docker_root: Optional[Path] = DockerRootOpt, container: Optional[str] = ContainerOpt,
+    fmt: str = typer.Option("raw", "--format", help="raw, or elf-core: a core file gdb and delve open."),
+    rootfs: Optional[list[Path]] = RootfsOpt, binary: Optional[list[str]] = BinaryOpt,
 ) -> None:
-    """Write raw memory to a file. Bytes CRIU did not dump are left as holes (a sparse file) and listed."""
+    """Write raw memory to a file. Bytes CRIU did not dump are left as holes (a sparse file) and listed.
+    With --format elf-core, the whole process as an ELF core (threads, registers, every mapping; clean
+    file pages read from the binaries found through --rootfs/--binary or the Docker layers)."""
     from forensics.memory.dump import dump_spans
     from forensics.memory.select import parse_int, parse_range
     from forensics.model.vma import KERNEL_KINDS
 
+    if fmt == "elf-core":
+        _dump_core(checkpoint, pid, output, docker_root, container, rootfs, binary)
+        return
+    if fmt != "raw":
+        raise UsageError(f"--format is raw or elf-core, not {fmt!r}")
     if sum(x is not None and x is not False for x in (vma, rng, all_ or None)) != 1:
         raise UsageError("give exactly one of --vma ADDR, --range A-B, --all")
     to_stdout = output == "-"
@@ -357,6 +366,35 @@ def dump(
     if len(res.gaps) > 50:
         err.write(f"  ... and {len(res.gaps) - 50} more gaps\n")
     _finish(ck)
+
+
+def _dump_core(checkpoint: str, pid: int, output: str, docker_root: Path | None, container: str | None,
+               rootfs: list[Path] | None, binary: list[str] | None) -> None:
+    from forensics.memory.elfcore import write_core
+    from forensics.symbols.resolve import resolver_for
+
+    if output == "-" or Path(output).is_dir():
+        raise UsageError(f"-o {output}: an ELF core is written to a file (it is laid out by seeking)")
+    ck = _load(checkpoint, docker_root, container)
+    space = _space(ck, pid)
+    proc = ck.process(pid)
+    assert proc is not None
+    resolver = resolver_for(ck, rootfs, binary)
+    try:
+        with open(output, "wb") as out:
+            report = write_core(proc, space, resolver, out, Path(output))
+    except OSError as e:
+        raise ForensicsError(f"cannot write: {e.strerror}", output) from None
+    err = sys.stderr
+    err.write(f"wrote an ELF core of pid {pid} ({report.threads} threads, {report.loads} PT_LOAD) to {output}: "
+              f"{report.dumped_bytes} bytes from the checkpoint, {report.file_bytes} from "
+              f"{', '.join(report.files_used) or 'no file'}\n")
+    for piece in report.missing[:50]:
+        err.write(f"  not in the core: 0x{piece.start:x}-0x{piece.end:x}: {piece.why}\n")
+    if len(report.missing) > 50:
+        err.write(f"  ... and {len(report.missing) - 50} more ranges\n")
+    if report.missing:
+        raise typer.Exit(2)  # partial: a debugger cannot read those ranges
 
 
 @memory_app.command("yara", epilog="Example: forensics memory yara rules.yar checkpoint1 --json\n\n"

@@ -15,6 +15,7 @@ import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from forensics.errors import ForensicsError
@@ -104,13 +105,16 @@ class PageStore:
     """One pagemap's runs over one pages buffer, with an optional parent store for PE_PARENT pages."""
 
     def __init__(self, runs: Sequence[Run], pages: memoryview | bytes, parent: PageStore | None = None,
-                 page_size: int = 4096, name: str = "") -> None:
+                 page_size: int = 4096, name: str = "", pages_path: Path | None = None) -> None:
         self.runs = list(runs)
         self._starts = [r.start for r in self.runs]
         self.pages = memoryview(pages)
         self.parent = parent
         self.page_size = page_size
         self.name = name
+        # The pages file on disk, when it is a real file (not an archive member): lets a writer copy
+        # pages file-to-file in the kernel (copy_file_range) instead of through this process.
+        self.pages_path = pages_path
 
     def run_at(self, addr: int) -> Run | None:
         i = bisect.bisect_right(self._starts, addr) - 1

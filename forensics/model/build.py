@@ -82,7 +82,9 @@ def registers(core: Message) -> Registers | None:
         if has(ti, "fpregs"):
             fp = ti.fpregs
             fpu = {"mxcsr": fp.mxcsr, "cwd": fp.cwd, "swd": fp.swd,
-                   "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space)}
+                   "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space),
+                   # the rest of the FXSAVE image, for an ELF core's NT_FPREGSET
+                   "twd": fp.twd, "fop": fp.fop, "rip": fp.rip, "rdp": fp.rdp, "mxcsr_mask": fp.mxcsr_mask}
             if has(fp, "xsave"):
                 xs = fp.xsave
                 fpu["xstate_bv"] = xs.xstate_bv

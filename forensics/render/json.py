@@ -64,8 +64,12 @@ def stop_doc(stop: Any) -> dict[str, Any] | None:
             "text": str(loc),
             "instructions": [{"address": i.address, "bytes": i.bytes_hex, "text": f"{i.mnemonic} {i.op_str}".strip(),
                               "current": i.current} for i in stop.instructions],
-            "frames": [{"ip": fr.ip, "method": fr.method, "heuristic": fr.heuristic, "text": str(floc)}
-                       for fr, floc in stop.frames]}
+            # `heuristic` stays for schema 1 readers: frames are now only proven ones, guesses are stack_hits.
+            "frames": [{"ip": fr.ip, "sp": fr.sp, "method": str(fr.method), "heuristic": False,
+                        "return_address": fr.is_return_address, "text": str(floc)} for fr, floc in stop.frames],
+            "unwind": None if stop.unwind is None else {"end": str(stop.unwind.end), "detail": stop.unwind.detail,
+                                                        "complete": stop.unwind.complete},
+            "stack_hits": [{"slot": h.slot, "value": h.value, "text": str(hloc)} for h, hloc in stop.stack_hits]}
 
 
 def thread_doc(t: Thread, stop: Any = None) -> dict[str, Any]:

@@ -32,13 +32,35 @@ def thread_stops(procs: Iterable[Any], stops: Mapping[tuple[int, int], Any], out
                       + (f"  ({printable(loc.note)})" if loc.note else "") + "\n")
             for ins in stop.instructions:
                 out.write(("  => " if ins.current else "     ") + f"0x{ins.address:x}  {ins.mnemonic} {ins.op_str}\n")
-            chain = [(fr, floc) for fr, floc in stop.frames if not fr.heuristic]
-            scanned = [(fr, floc) for fr, floc in stop.frames if fr.heuristic]
-            if chain:
-                out.write("  call chain (proven):\n")
-                for n, (fr, floc) in enumerate(chain[:32]):
-                    out.write(f"    #{n:<2} 0x{fr.ip:x}  {printable(str(floc))}\n")
-            if scanned:
+            if stop.frames:
+                out.write("  call chain (proven; each frame says how: registers, cfi, fp, signal):\n")
+                for fr, floc in stop.frames[:32]:
+                    out.write(f"    #{fr.index:<2} 0x{fr.ip:x}  {printable(str(floc))}  [{fr.method}]\n")
+            if stop.unwind is not None and not stop.unwind.complete:
+                out.write(f"    (chain ends early: {printable(stop.unwind.detail)})\n")
+            if stop.stack_hits:
                 out.write("  code addresses found on the stack (a scan, not a call chain):\n")
-                for fr, floc in scanned[:16]:
-                    out.write(f"        0x{fr.ip:x}  {printable(str(floc))}\n")
+                for hit, floc in stop.stack_hits[:16]:
+                    out.write(f"        [0x{hit.slot:x}] 0x{hit.value:x}  {printable(str(floc))}\n")
+
+
+def goroutine_listing(listings: Mapping[int, Any], out: TextIO, wanted: set[int] | None = None) -> None:
+    """Per Go process (forensics.symbols.goroutines): each goroutine's id, status, function, creator and
+    its chain unwound from the saved gobuf; a process without a listing says why."""
+    for pid, listing in sorted(listings.items()):
+        if wanted is not None and pid not in wanted:
+            continue
+        if listing.note and not listing.goroutines:
+            out.write(f"\npid {pid}: no goroutines ({printable(listing.note)})\n")
+            continue
+        out.write(f"\npid {pid}: {len(listing.goroutines)} goroutines\n")
+        for g in listing.goroutines:
+            status = getattr(g.status, "name", str(g.status)).lower()
+            out.write(f"  goroutine {g.id} [{status}] {printable(str(g.function))}  "
+                      f"created by {printable(str(g.created_by))}\n")
+            for fr, floc in g.frames[:32]:
+                out.write(f"    #{fr.index:<2} 0x{fr.ip:x}  {printable(str(floc))}  [{fr.method}]\n")
+            if g.unwind is not None and not g.unwind.complete:
+                out.write(f"    (chain ends early: {printable(g.unwind.detail)})\n")
+        if listing.note:
+            out.write(f"  ({printable(listing.note)})\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import mmap
+import os
 import posixpath
 import struct
 from collections.abc import Iterator
@@ -102,6 +103,13 @@ class SourceLine(NamedTuple):
         return f"{posixpath.basename(self.file)}:{self.line}"
 
 
+class InlinedCall(NamedTuple):
+    """A function inlined at an address, and where its caller called it (the call site's line)."""
+
+    function: str
+    call: SourceLine | None
+
+
 class SymbolIndex:
     """Function and object symbols sorted by address, built once per binary.
 
@@ -162,6 +170,9 @@ def _definition_rank(s: Symbol) -> tuple[int, int]:
 
 def _display_rank(s: Symbol) -> tuple[int, int, int, str]:
     return len(s.name) - len(s.name.lstrip("_")), BINDING_RANK.get(s.binding, 3), len(s.name), s.name
+
+
+_INDEXES: dict[tuple[int, int, int, int], tuple[SymbolIndex, list[str]]] = {}
 
 
 class ElfImage:
@@ -259,8 +270,30 @@ class ElfImage:
         return next((s for s in self.segments if s.contains_vaddr(vaddr)), None)
 
     @cached_property
+    def file_key(self) -> tuple[int, int, int, int] | None:
+        """(device, inode, size, mtime): one file, however many processes mapped it."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+    @cached_property
     def symbol_index(self) -> SymbolIndex:
-        """Defined STT_FUNC, STT_OBJECT and STT_GNU_IFUNC symbols of .symtab and .dynsym, sorted once."""
+        """Defined STT_FUNC, STT_OBJECT and STT_GNU_IFUNC symbols of .symtab and .dynsym, sorted once per
+        file for the whole run (a checkpoint of 200 processes of one binary indexes it once)."""
+        key = self.file_key
+        if key is not None and key in _INDEXES:
+            index, errors = _INDEXES[key]
+            self.errors.extend(errors)
+            return index
+        before = len(self.errors)
+        index = self._build_symbol_index()
+        if key is not None:
+            _INDEXES[key] = (index, self.errors[before:])
+        return index
+
+    def _build_symbol_index(self) -> SymbolIndex:
         symbols: list[Symbol] = []
         sections: dict[Symbol, int] = {}
         seen: set[tuple[str, int, int]] = set()
@@ -354,6 +387,79 @@ class ElfImage:
         if end_sequence or line == 0:
             return None
         return SourceLine(name, line)
+
+
+    @cached_property
+    def _inline_index(self) -> list[tuple[int, int, int, InlinedCall]]:
+        """Every DW_TAG_inlined_subroutine range of the DWARF: (low, high, nesting depth, call)."""
+        out: list[tuple[int, int, int, InlinedCall]] = []
+        try:
+            if not self.elf.has_dwarf_info():
+                return out
+            dwarf = self.elf.get_dwarf_info(relocate_dwarf_sections=False)
+            ranges = dwarf.range_lists()
+            for cu in dwarf.iter_CUs():
+                program = dwarf.line_program_for_CU(cu)
+                names = _file_names(program, cu) if program is not None else []
+                first = 0 if program is not None and program.header["version"] >= 5 else 1
+                top = cu.get_top_DIE()
+                base = top.attributes["DW_AT_low_pc"].value if "DW_AT_low_pc" in top.attributes else 0
+                stack = [(top, 0)]
+                while stack:
+                    die, depth = stack.pop()
+                    here = depth
+                    if die.tag == "DW_TAG_inlined_subroutine":
+                        here = depth + 1
+                        call = None
+                        line = die.attributes.get("DW_AT_call_line")
+                        fidx = die.attributes.get("DW_AT_call_file")
+                        if line is not None and fidx is not None and 0 <= fidx.value - first < len(names):
+                            call = SourceLine(names[fidx.value - first], line.value)
+                        entry = InlinedCall(_die_name(die), call)
+                        for low, high in _die_ranges(die, ranges, cu, base):
+                            out.append((low, high, here, entry))
+                    stack.extend((child, here) for child in die.iter_children())
+        except PARSE_ERRORS as e:
+            self.errors.append(f"DWARF inlined subroutines: {e}")
+        out.sort(key=lambda r: r[0])
+        return out
+
+    def inlined_at(self, vaddr: int) -> list[InlinedCall]:
+        """The functions inlined at a file vaddr, innermost first (empty without DWARF)."""
+        hits = [(depth, call) for low, high, depth, call in self._inline_index if low <= vaddr < high]
+        return [call for _depth, call in sorted(hits, key=lambda h: -h[0])]
+
+
+def _die_name(die: Any) -> str:
+    """A DIE's name, through DW_AT_abstract_origin / DW_AT_specification (how inlined copies name)."""
+    for _ in range(4):
+        name = die.attributes.get("DW_AT_name")
+        if name is not None:
+            return _text(name.value)
+        for ref in ("DW_AT_abstract_origin", "DW_AT_specification"):
+            if ref in die.attributes:
+                die = die.get_DIE_from_attribute(ref)
+                break
+        else:
+            break
+    return "??"
+
+
+def _die_ranges(die: Any, ranges: Any, cu: Any, base: int) -> list[tuple[int, int]]:
+    attrs = die.attributes
+    if "DW_AT_low_pc" in attrs and "DW_AT_high_pc" in attrs:
+        low = attrs["DW_AT_low_pc"].value
+        high = attrs["DW_AT_high_pc"]
+        end = high.value if high.form == "DW_FORM_addr" else low + high.value
+        return [(low, end)]
+    if "DW_AT_ranges" in attrs and ranges is not None and attrs["DW_AT_ranges"].form == "DW_FORM_sec_offset":
+        out = []
+        for r in ranges.get_range_list_at_offset(attrs["DW_AT_ranges"].value, cu=cu):
+            if hasattr(r, "begin_offset"):
+                shift = 0 if getattr(r, "is_absolute", False) else base
+                out.append((r.begin_offset + shift, r.end_offset + shift))
+        return out
+    return []
 
 
 def _file_names(program: Any, cu: Any) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from forensics.errors import ForensicsError
-from forensics.symbols.elf import ElfImage, SourceLine
+from forensics.symbols.elf import ElfImage, InlinedCall, SourceLine
 
 DELETED = " (deleted)"
 # Paths in /proc/PID/maps that name no ELF file worth looking up.
@@ -140,15 +140,23 @@ class Location:
     build_id: str | None = None
     note: str | None = None
     file_vaddr: int | None = None
+    inlined: tuple[InlinedCall, ...] = ()
 
     def __str__(self) -> str:
-        """`function+0x1f (file.c:123)`; without a symbol, the raw address, the mapping it is in and, for
-        an object with a known bias, the file vaddr: `0x4c7008 in /usr/lib/x.so+0x7008`."""
+        """`function+0x1f (file.c:123)`; code inlined there first, as gdb shows it:
+        `child_main (service.c:254) in main+0x40e (service.c:720)`; without a symbol, the raw address,
+        the mapping it is in and, for an object with a known bias, the file vaddr:
+        `0x4c7008 in /usr/lib/x.so+0x7008`."""
         if self.symbol is not None:
+            line = self.line
+            parts = []
+            for call in self.inlined:  # innermost first: each one's call site is the next one's line
+                parts.append(f"{call.function}" + (f" ({line})" if line is not None else ""))
+                line = call.call
             text = f"{self.symbol}+0x{self.offset or 0:x}"
-            if self.line is not None:
-                text += f" ({self.line})"
-            return text
+            if line is not None:
+                text += f" ({line})"
+            return " in ".join([*parts, text])
         text = f"0x{self.address:x}"
         if self.module:
             text += f" in {self.module}"
@@ -264,7 +272,7 @@ class Symbolizer:
         mod.note = "; ".join(notes) or None
         return mod
 
-    def symbolize(self, address: int, *, return_address: bool = False) -> Location:
+    def symbolize(self, address: int, *, return_address: bool = False, inlined: bool = False) -> Location:
         """Module, symbol+offset, source line and build-id of a runtime address.
 
         With `return_address` (a caller frame's saved return address) the symbol and line are looked up
@@ -289,7 +297,8 @@ class Symbolizer:
         if found is None:
             return Location(address, mod.path, None, None, line, mod.build_id, note, vaddr)
         sym, _ = found
-        return Location(address, mod.path, sym.name, vaddr - sym.value, line, mod.build_id, note, vaddr)
+        calls = tuple(mod.elf.inlined_at(probe)) if inlined and line is not None else ()
+        return Location(address, mod.path, sym.name, vaddr - sym.value, line, mod.build_id, note, vaddr, calls)
 
     def address_of(self, name: str, module: str | None = None) -> int | None:
         """Runtime address of a symbol by name (a variable to read, a function to disassemble), searched
@@ -318,3 +327,12 @@ class Symbolizer:
             return False
         seg = mod.elf.segment_at(address - mod.bias)
         return seg is not None and seg.executable
+
+    def is_function_start(self, address: int) -> bool:
+        """Whether an address is the first byte of a known function: a function pointer, never a return
+        address (a call returns after itself, not to an entry point). False where there are no symbols."""
+        mod = self.module_at(address)
+        if mod is None or mod.elf is None or mod.bias is None:
+            return False
+        found = mod.elf.lookup(address - mod.bias)
+        return found is not None and found[1] == 0 and found[0].is_code

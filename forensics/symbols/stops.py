@@ -10,15 +10,22 @@ from forensics.model.process import Process, Thread
 from forensics.symbols.disasm import Instruction, disassemble
 from forensics.symbols.elf import ElfError
 from forensics.symbols.mapping import Location, Symbolizer
-from forensics.symbols.stack import Frame, scan_stack, walk_frames
+from forensics.symbols.stack import StackHit, scan_stack
+from forensics.symbols.unwind import NativeFrame, Unwind, unwind
+
 
 @dataclass(slots=True)
 class Stop:
+    """Where one thread was: its symbolized ip, the instructions around it, the proven call chain
+    (`frames`, each with its location; `unwind` says how the walk ended) and, apart from it, other code
+    addresses found on its stack (`stack_hits`: not frames)."""
+
     tid: int
     location: Location
     instructions: list[Instruction] = field(default_factory=list)
-    frames: list[tuple[Frame, Location]] = field(default_factory=list)
-
+    frames: list[tuple[NativeFrame, Location]] = field(default_factory=list)
+    stack_hits: list[tuple[StackHit, Location]] = field(default_factory=list)
+    unwind: Unwind | None = None
 
 
 def code_bytes(space: AddressSpace | None, sym: Symbolizer, start: int, length: int) -> bytes | None:
@@ -51,18 +58,35 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
     if code is not None:
         stop.instructions = disassemble(code, start, ip, function_start=fn_start, before=6, after=4)
     if space is not None and regs.sp is not None:
-        def read_u64(addr: int) -> int:
-            return struct.unpack("<Q", space.read(addr, 8))[0]
+        pages: dict[int, bytes] = {}
 
-        frames = walk_frames(read_u64, regs.gp.get("bp", 0), regs.sp, ip, sym.is_code)
+        def read_u64(addr: int) -> int:
+            # Stack words are read one by one (unwind, then scan): a page is read from the store once.
+            page = addr & ~4095
+            if addr - page > 4088:
+                return struct.unpack("<Q", space.read(addr, 8))[0]
+            data = pages.get(page)
+            if data is None:
+                data = pages[page] = space.read(page, 4096)
+            return struct.unpack_from("<Q", data, addr - page)[0]
+
+        def read_code(addr: int, length: int) -> bytes | None:
+            return code_bytes(space, sym, addr, length)
+
+        chain = unwind(regs.gp, read_u64, sym, read_code)
         vma = space.vma_at(regs.sp)
         stack_end = vma.end if vma is not None else regs.sp + 65536
         # Thread stacks share one anonymous mapping: stop the scan at the next guard page CRIU recorded.
         guards = [v.start for v in proc.guards if v.start > regs.sp]
         if guards:
             stack_end = min(stack_end, min(guards))
-        frames += scan_stack(read_u64, regs.sp, min(stack_end, regs.sp + 16384), sym.is_code, scan_limit)
-        stop.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address)) for fr in frames]
+        slots = frozenset(f.ra_slot for f in chain.frames if f.ra_slot is not None)
+        chain.stack_hits = scan_stack(read_u64, regs.sp, min(stack_end, regs.sp + 16384), sym.is_code,
+                                      sym.is_function_start, scan_limit, slots)
+        stop.unwind = chain
+        stop.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address, inlined=True))
+                       for fr in chain.frames]
+        stop.stack_hits = [(h, sym.symbolize(h.value, return_address=True)) for h in chain.stack_hits]
     return stop
 
 

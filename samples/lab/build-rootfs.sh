@@ -60,3 +60,8 @@ if ! stage_done bash-static; then
   mark bash-static
 fi
 in_root criu --version
+if ! stage_done debugger-golang; then
+  # The Go scenario: golang-go builds its static service; delve opens the ELF cores made from it.
+  in_root apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends golang-go delve
+  mark debugger-golang
+fi

@@ -165,6 +165,21 @@ def import_images(wanted: list[str]) -> None:
     run("sh", "-c", f"tar -C {svc} -c . | docker import - cf-service:latest")
 
 
+def import_goservice() -> None:
+    """The Go scenario's image: busybox and the static Go service, built here with the rootfs's Go."""
+    img = Path("/tmp/img-goservice")
+    if img.exists():
+        return
+    busybox_rootfs(img)
+    binary = OUT / "goservice-bin" / "goservice"
+    binary.parent.mkdir(exist_ok=True)
+    run("env", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-buildvcs=false", "HOME=/tmp",
+        "GOCACHE=/tmp/gocache", "GOPATH=/tmp/gopath", "go", "build", "-trimpath", "-o", str(binary),
+        "/lab/goservice/main.go", timeout=600)
+    shutil.copy2(binary, img / "usr/local/bin/goservice")
+    run("sh", "-c", f"tar -C {img} -c . | docker import - cf-goservice:latest")
+
+
 # ---------------------------------------------------------------- helpers
 
 def inspect(name: str, fmt: str) -> str:
@@ -735,6 +750,23 @@ def scenario_fleet() -> None:
             run(*PODMAN, "rm", "-f", "-t", "0", name)
     (out / "index.json").write_text(json.dumps({"ioc": FLEET_IOC, "baseline": "fleet-d1/ck01",
                                                 "checkpoints": entries}, indent=1) + "\n")
+def scenario_goservice() -> None:
+    """A static Go service (lab/goservice): goroutines that logged their ids and functions (the truth),
+    checkpointed once by `docker checkpoint create --leave-running`."""
+    sc, name = "goservice", "gosvc"
+    import_goservice()
+    # Go >= 1.24 listens with MPTCP, which CRIU 4.2 cannot dump ("Unsupported proto 262"): plain TCP.
+    run("docker", "run", "--security-opt=seccomp:unconfined", "--name", name, "-d",
+        "-e", "GODEBUG=multipathtcp=0", "cf-goservice", "/usr/local/bin/goservice")
+    wait_for(lambda: any(l.endswith("READY") for l in docker_logs(name)), "the Go service to be ready")
+    state = json.loads(next(l.split(" ", 1)[1] for l in docker_logs(name) if " {" in l))
+    before, after, t = checkpoint_with_truth(name, lambda: docker_checkpoint(sc, name, "checkpoint1"))
+    images = copy_docker_checkpoint(sc, name, "checkpoint1")
+    record(sc, "checkpoint1", images, {"scenario": sc, "checkpoint": "checkpoint1", "container": name,
+                                        "engine": "docker", "taken_at": t, "before": before, "after": after,
+                                        "go_state": state}, engine="docker", container=name,
+           docker_root=f"{sc}/docker-root", binary="goservice-bin/goservice")
+    run("docker", "rm", "-f", name)
 
 
 SCENARIOS = {
@@ -746,6 +778,7 @@ SCENARIOS = {
     "podman": scenario_podman,
     "shell": scenario_shell,
     "fleet": scenario_fleet,
+    "goservice": scenario_goservice,
     "bench": scenario_bench,
     "serve": scenario_serve,
 }

@@ -21,7 +21,7 @@ COMMON_MAGIC = bytes.fromhex("19435654")
 SERVICE_MAGIC = bytes.fromhex("40591055")
 RAW_PREFIXES = ("pages-", "tmpfs-", "ifaddr-", "route", "rule-", "iptables-", "ip6tables-", "nftables-",
                 "netns-ct-", "netns-exp-")
-EXPECTED_SCENARIOS = {"counter", "service", "service-tcp", "incremental", "podman", "shell"}
+EXPECTED_SCENARIOS = {"counter", "service", "service-tcp", "incremental", "podman", "shell", "goservice"}
 
 
 def samples_of(root: Path) -> list[Sample]:

@@ -1,4 +1,5 @@
-"""Stack walking: synthetic stacks for each stop rule, then the frozen threads of the real checkpoints."""
+"""Unwinding: synthetic stacks for each rule (CFI absent, frame pointer, signal frame, scan), then every
+frozen thread of the real checkpoints, unwound with the binary's CFI, against the source it ran."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import functools
 import struct
 from pathlib import Path
 
-import pytest
-
 from forensics.memory.space import AddressSpace
 from forensics.loader import load_directory
 from forensics.symbols.disasm import disassemble
 from forensics.symbols.mapping import Symbolizer
-from forensics.symbols.stack import scan_stack, walk_frames
+from forensics.symbols.stack import scan_stack
+from forensics.symbols.unwind import SIGRETURN_CODE, UC_MCONTEXT, FrameMethod, WalkEnd, unwind
 from tests.conftest import REPO, Sample
 from tests.symbols.conftest import resolver_for
 
 CODE = range(0x400000, 0x500000)
 SOURCE = (REPO / "samples" / "lab" / "service" / "service.c").read_text().splitlines()
+# A process with code in one anonymous executable mapping (no file: no CFI) and a stack.
+MAPS = [(0x400000, 0x500000, 0, None, "r-xp"), (0x6000, 0x10000, 0, "[stack]", "rw-p")]
 
 
 def is_code(address: int) -> bool:
@@ -32,6 +34,10 @@ def memory(words: dict[int, int]):
     return read_u64
 
 
+def no_code(_address: int, _length: int) -> bytes | None:
+    return None
+
+
 def chain(*frames: tuple[int, int, int]) -> dict[int, int]:
     """Stack words for frames given as (rbp, saved rbp, return address)."""
     words = {}
@@ -41,68 +47,80 @@ def chain(*frames: tuple[int, int, int]) -> dict[int, int]:
     return words
 
 
-def test_frame_pointer_chain_to_the_outermost_frame() -> None:
+def test_without_cfi_the_frame_pointer_is_a_marked_fallback() -> None:
     words = chain((0x7000, 0x7100, 0x401010), (0x7100, 0x7200, 0x402020), (0x7200, 0, 0x403030))
-    words[0x6f00] = 0x7ff0  # [rsp]: not code, so no stack-top guess
-    frames = walk_frames(memory(words), 0x7000, 0x6f00, 0x400500, is_code)
-    assert [f.ip for f in frames] == [0x400500, 0x401010, 0x402020, 0x403030]
-    assert [f.method for f in frames] == ["registers"] + ["frame-pointer"] * 3
-    assert not any(f.heuristic for f in frames)
-    assert [f.is_return_address for f in frames] == [False, True, True, True]
-    assert frames[-1].stop == "frame pointer is 0 (outermost frame)"
-    assert all(f.stop is None for f in frames[:-1])
+    sym = Symbolizer(MAPS, lambda _p: None)
+    walk = unwind({"ip": 0x400500, "sp": 0x6f00, "bp": 0x7000}, memory(words), sym, no_code)
+    assert [f.ip for f in walk.frames] == [0x400500, 0x401010, 0x402020, 0x403030]
+    assert [f.method for f in walk.frames] == [FrameMethod.REGISTERS] + [FrameMethod.FP] * 3
+    assert [f.is_return_address for f in walk.frames] == [False, True, True, True]
+    assert [f.ra_slot for f in walk.frames] == [0x7008, 0x7108, 0x7208, None]
+    # Without CFI nothing proves the chain ended: the walk says why it stopped, not "outermost".
+    assert walk.end is WalkEnd.NO_UNWIND_INFO and not walk.complete
+    assert "frame pointer 0" in walk.detail
 
 
-@pytest.mark.parametrize(("words", "stop"), [
-    (chain((0x7000, 0x7000, 0x401010)), "does not move up"),  # a loop
-    (chain((0x7000, 0x6000, 0x401010)), "does not move up"),  # going down the stack
-    ({}, "cannot read the frame at 0x7000"),
-    (chain((0x7000, 0x7100, 0x1234)), "0x1234 at 0x7008 is not a code address"),
-])
-def test_walk_stops(words: dict[int, int], stop: str) -> None:
-    frames = walk_frames(memory(words), 0x7000, 0x6f00, 0x400500, is_code)
-    assert stop in (frames[-1].stop or "")
-    assert frames[0].ip == 0x400500
+def test_walk_stops_at_a_loop_and_at_unreadable_or_non_code_frames() -> None:
+    sym = Symbolizer(MAPS, lambda _p: None)
+    regs = {"ip": 0x400500, "sp": 0x6f00, "bp": 0x7000}
+    # A saved rbp that points at its own frame: the caller's rsp (rbp+16) is already above it.
+    loop = unwind(regs, memory(chain((0x7000, 0x7000, 0x401010))), sym, no_code)
+    assert loop.end is WalkEnd.NO_UNWIND_INFO and "no usable frame pointer" in loop.detail
+    assert [f.ip for f in loop.frames] == [0x400500, 0x401010]
+    gap = unwind(regs, memory({}), sym, no_code)
+    assert gap.end is WalkEnd.NO_UNWIND_INFO and "cannot read the frame at 0x7000" in gap.detail
+    data = unwind(regs, memory(chain((0x7000, 0x7100, 0x1234))), sym, no_code)
+    assert data.end is WalkEnd.BAD_FRAME and "0x1234" in data.detail
+    assert [f.ip for f in data.frames] == [0x400500]
 
 
-def test_walk_limit_and_bad_rbp() -> None:
-    words = chain(*[(0x7000 + 16 * i, 0x7000 + 16 * (i + 1), 0x401000 + i) for i in range(100)])
-    frames = walk_frames(memory(words), 0x7000, 0x6f00, 0x400500, is_code, limit=10)
-    assert len(frames) == 10 and frames[-1].stop == "frame limit 10 reached"
-    frames = walk_frames(memory(words), 0x6000, 0x6f00, 0x400500, is_code)  # rbp below rsp
-    assert len(frames) == 1 and "not an aligned stack address" in (frames[0].stop or "")
+def test_signal_frame_restores_the_interrupted_registers() -> None:
+    """A thread inside a signal handler: the handler returned into __restore_rt, whose rsp points at the
+    ucontext the kernel pushed; the interrupted pc is exact (not a return address)."""
+    trampoline, sp = 0x400800, 0x8000
+    mcontext = [0] * 17
+    mcontext[10], mcontext[15], mcontext[16] = 0x9000, 0x8800, 0x401234  # rbp, rsp, rip
+    words = {sp + UC_MCONTEXT + 8 * i: v for i, v in enumerate(mcontext)}
+    words.update(chain((0x9000, 0, 0x402000)))
+
+    def code(address: int, _length: int) -> bytes | None:
+        return SIGRETURN_CODE[0] if address == trampoline else None
+
+    walk = unwind({"ip": trampoline, "sp": sp, "bp": 0}, memory(words), Symbolizer(MAPS, lambda _p: None), code)
+    assert [(f.ip, f.method, f.is_return_address) for f in walk.frames] == [
+        (trampoline, FrameMethod.REGISTERS, False), (0x401234, FrameMethod.SIGNAL, False),
+        (0x402000, FrameMethod.FP, True)]
+    assert walk.frames[1].sp == 0x8800
 
 
-def test_leaf_function_return_address_is_a_marked_guess() -> None:
-    words = chain((0x7000, 0, 0x402020))
-    words[0x6f00] = 0x401111  # [rsp]: the leaf's return address into its caller
-    frames = walk_frames(memory(words), 0x7000, 0x6f00, 0x400500, is_code)
-    assert [(f.ip, f.method, f.heuristic) for f in frames] == [
-        (0x400500, "registers", False), (0x401111, "stack-top", True), (0x402020, "frame-pointer", False)]
-
-
-def test_scan_marks_every_hit_heuristic_and_skips_gaps() -> None:
+def test_scan_skips_gaps_function_pointers_and_known_slots() -> None:
     words = {0x7000: 0x401000, 0x7008: 0x55, 0x7010: 0x402000, 0x8010: 0x403000, 0x8018: 0x404000}
     # 0x7018..0x7ff8 unreadable: the scan skips to the next page instead of stopping.
     reader = memory({a: words.get(a, 0) for a in (*range(0x7000, 0x7020, 8), *range(0x8000, 0x9000, 8))})
-    frames = scan_stack(reader, 0x7000, 0x9000, is_code)
-    assert [(f.sp, f.ip) for f in frames] == [(0x7000, 0x401000), (0x7010, 0x402000), (0x8010, 0x403000),
-                                              (0x8018, 0x404000)]
-    assert all(f.heuristic and f.method == "scan" for f in frames)
+    hits = scan_stack(reader, 0x7000, 0x9000, is_code)
+    assert [(h.slot, h.value) for h in hits] == [(0x7000, 0x401000), (0x7010, 0x402000), (0x8010, 0x403000),
+                                                 (0x8018, 0x404000)]
     assert len(scan_stack(reader, 0x7000, 0x9000, is_code, limit=2)) == 2
     assert scan_stack(reader, 0x7004, 0x7010, is_code) == []  # rsp rounds up to 0x7008, which is data
+    # A value equal to a function's start is a function pointer, never a return address.
+    starts = scan_stack(reader, 0x7000, 0x9000, is_code, lambda a: a == 0x402000, skip_slots=frozenset({0x8010}))
+    assert [h.value for h in starts] == [0x401000, 0x404000]
 
 
-# Where each task of the service blocks (service.c): the call its own code made.
+# Where each task of the service blocks (service.c): the call its own code made, and where the chain ends.
 BLOCKED_IN = {"service": "accept(", "svc-worker": "pthread_cond_wait(", "svc-reader": "read(",
               "svc-sleeper": "clock_nanosleep(", "svc-child": "read("}
+STARTED_BY = {"service": "_start", "svc-child": "_start", "svc-worker": "__clone3", "svc-reader": "__clone3",
+              "svc-sleeper": "__clone3"}
+THREAD_FUNCTION = {"service": "main", "svc-child": "main", "svc-worker": "worker_main",
+                   "svc-reader": "reader_main", "svc-sleeper": "sleeper_main"}
 
 
 def read_u64_from(space: AddressSpace, address: int) -> int:
     return int(struct.unpack("<Q", space.read(address, 8))[0])
 
 
-def test_frozen_threads_of_the_checkpoints(samples_with_binary: list[Sample], service_binary: Path) -> None:
+def test_frozen_threads_unwind_to_their_start(samples_with_binary: list[Sample], service_binary: Path) -> None:
     checked = 0
     for s in samples_with_binary:
         if s.images is None:
@@ -110,36 +128,29 @@ def test_frozen_threads_of_the_checkpoints(samples_with_binary: list[Sample], se
         ck = load_directory(s.images)
         exe = s.truth["before"]["processes"][0]["exe"]
         for proc in ck.processes:
-            read_u64 = functools.partial(read_u64_from, ck.memory[proc.pid])
-
+            space = ck.memory[proc.pid]
+            read_u64 = functools.partial(read_u64_from, space)
             with Symbolizer(proc.vmas, resolver_for(service_binary, exe)) as sym:
+                elf = sym.modules()[0].elf
+                assert elf is not None
+
+                def code(address: int, length: int) -> bytes | None:
+                    return elf.read(address, length)  # noqa: B023 - used inside this iteration only
+
                 for thread in proc.threads:
                     assert thread.registers is not None
                     gp = thread.registers.gp
-                    frames = walk_frames(read_u64, gp["bp"], gp["sp"], gp["ip"], sym.is_code)
-                    assert frames[0].ip == gp["ip"] and frames[-1].stop
                     # CRIU rewinds the ip of a task blocked in a system call onto its `syscall`.
-                    elf = sym.modules()[0].elf
-                    assert elf is not None
-                    ip = gp["ip"]
-                    assert disassemble(elf.read(ip, 16), ip, ip, after=0)[0].mnemonic == "syscall"
-                    for f in frames[1:]:
-                        assert sym.symbolize(f.ip, return_address=True).symbol is not None, f
-                    # The thread's own code is in a frame without a frame pointer's help: libc's wrappers
-                    # keep none, so only the scan finds the return address into service.c.
-                    stack = sym.mapping_at(gp["sp"])
-                    assert stack is not None
-                    # Thread stacks share one anonymous VMA; each ends at the guard page of the next.
-                    end = min([v.start for v in proc.guards if v.start > gp["sp"]],
-                              default=stack.end)
-                    scanned = scan_stack(read_u64, gp["sp"], min(end, stack.end), sym.is_code)
-                    ours = [loc for loc in (sym.symbolize(f.ip, return_address=True) for f in scanned)
-                            if loc.line is not None]
-                    # A scan also finds stale return addresses of finished calls (the main thread's
-                    # stack still holds one into reply(), from the last control command), so the right
-                    # one is among the hits, not necessarily the first.
-                    lines = [SOURCE[loc.line.line - 1] for loc in ours if loc.line is not None]
-                    assert any(BLOCKED_IN[thread.comm or ""] in text for text in lines), \
-                        f"{s} {thread.comm}: {[str(loc) for loc in ours]}"
+                    assert disassemble(elf.read(gp["ip"], 16), gp["ip"], gp["ip"], after=0)[0].mnemonic == "syscall"
+                    walk = unwind(gp, read_u64, sym, code)
+                    comm = thread.comm or ""
+                    assert walk.complete, f"{s} {comm}: {walk.end} {walk.detail}"
+                    assert all(f.method is FrameMethod.CFI for f in walk.frames[1:])
+                    locs = [sym.symbolize(f.ip, return_address=f.is_return_address) for f in walk.frames]
+                    assert locs[-1].symbol == STARTED_BY[comm], f"{s} {comm}: {[str(x) for x in locs]}"
+                    assert THREAD_FUNCTION[comm] in [x.symbol for x in locs]
+                    # The frame of the thread's own code points at the line of the blocking call.
+                    lines = [SOURCE[x.line.line - 1] for x in locs if x.line is not None]
+                    assert any(BLOCKED_IN[comm] in text for text in lines), f"{s} {comm}: {lines}"
                     checked += 1
     assert checked >= 5
