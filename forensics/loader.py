@@ -33,7 +33,7 @@ from forensics.records import Timestamp, TimeSource
 from forensics.images.magic import kind_by_filename
 from forensics.images.pagemap import pagemap_runs
 from forensics.memory.space import PE_PARENT, AddressSpace, MemoryGap, PageStore, layout, read_string_table
-from forensics.model import build
+from forensics.model import build, predump
 from forensics.model.checkpoint import (
     CgroupSet, Checkpoint, CheckpointInfo, ImageKind, ImageStatus, NamespaceUse, RootfsEntry, TarMember,
     TmpfsArchive,
@@ -256,18 +256,20 @@ def _tree_order(procs: list[Process]) -> list[Process]:
 def _criu_version(images: ImageSet, info: CheckpointInfo) -> None:
     source = images.source
     texts = []
-    if source.exists("dump.log"):
-        texts.append(("dump.log", source.read("dump.log")[:4096].tobytes()))
+    for log in ("dump.log", "pre-dump.log"):  # CRIU's -o name for `criu dump` and `criu pre-dump`
+        if source.exists(log):
+            texts.append((log, source.read(log)[:4096].tobytes()))
     for name in source.wrapper_files():
         if name.endswith("dump.log"):
             texts.append((name, source.read_wrapper(name)[:4096].tobytes()))
-    beside = images.directory.parent / f"{images.directory.name}.dump.log"
-    if os.path.lexists(beside):
-        try:
-            with open_evidence(beside) as fh:   # never a fifo or /proc/self/mem under a log's name
-                texts.append((beside.name, fh.read(4096)))
-        except (ForensicsError, OSError) as exc:
-            images.warn(f"{beside}: not read ({exc})")
+    for beside in (images.directory.parent / f"{images.directory.name}.dump.log",
+                   images.directory.parent / f"{images.directory.name}.pre-dump.log"):
+        if os.path.lexists(beside):
+            try:
+                with open_evidence(beside) as fh:   # never a fifo or /proc/self/mem under a log's name
+                    texts.append((beside.name, fh.read(4096)))
+            except (ForensicsError, OSError) as exc:
+                images.warn(f"{beside}: not read ({exc})")
     for name, head in texts:
         m = re.search(rb"Version: (\S+)", head)
         if m:
@@ -409,7 +411,10 @@ def _parent_memory(source: Source | None, depth: int = 0) -> Memory | None:
     return Memory(ImageSet(source), _parent_memory(source.parent(), depth + 1))
 
 
-def load_source(source: Source) -> Checkpoint:
+def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
+    """The model of one checkpoint. `parent`: the checkpoint its PE_PARENT pages are in, when that lives
+    somewhere its own `parent` link cannot reach (a Podman --with-previous export, whose link points at
+    the --pre-checkpoint export's directory); otherwise the link is followed."""
     if not source.exists("inventory.img"):
         raise NotACheckpoint("no inventory.img among its images: not a CRIU checkpoint", source.meta.path)
     images = ImageSet(source)
@@ -421,9 +426,11 @@ def load_source(source: Source) -> Checkpoint:
         info.img_version = inv[0].img_version
         info.pre_dump = build.has(inv[0], "pre_dump_mode")
         info.dump_uptime = inv[0].dump_uptime if build.has(inv[0], "dump_uptime") else None
+    if parent is not None:
+        source.use_parent(parent)
     parent_source = source.parent()
     if parent_source is not None:
-        info.parent = str(parent_source.meta.path)
+        info.parent = str(parent_source.meta.path) + (" (given with --parent)" if parent is not None else "")
     for name in images.names:
         img = images.image(name)
         if img is None:      # unreadable: the reason is in errors
@@ -455,6 +462,13 @@ def load_source(source: Source) -> Checkpoint:
         except Exception as e:  # noqa: BLE001 - forged values must cost one process, not the report
             images.errors.append(f"{directory}: internal error decoding pid {entry.pid}: {type(e).__name__}; "
                                  "this is a bug in forensics, please report it")
+    if info.pre_dump and not pstree:
+        # A pre-dump has pages only: its processes are the pids of its pagemaps (forensics.model.predump).
+        for pid in predump.pids_of(images.names):
+            store = memory.store(f"pagemap-{pid}.img", PAGE_SIZE)
+            if store is not None:
+                proc, ck.memory[pid] = predump.memory_only_process(pid, store)
+                procs.append(proc)
     ck.processes = _tree_order(procs)
 
     if not pstree and not info.pre_dump:
@@ -488,15 +502,29 @@ def load_source(source: Source) -> Checkpoint:
     return ck
 
 
-def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None) -> Checkpoint:
+def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, container: str | None = None,
+                    parent: str | Path | None = None) -> Checkpoint:
     """A checkpoint in any form: a CRIU image directory, a Docker checkpoint by name (under the Docker
-    data root or a --checkpoint-dir), or a Podman/CRI-O/containerd archive, plain or compressed."""
+    data root or a --checkpoint-dir), or a Podman/CRI-O/containerd archive, plain or compressed.
+    `parent` (default: DEFAULT_PARENT, which `forensics --parent PATH` sets): where the PE_PARENT pages
+    are, when the checkpoint's own parent link cannot reach them; never applied to that parent itself."""
     source = open_source(target, docker_root=docker_root, container=container)
+    parent = parent if parent is not None else DEFAULT_PARENT
     try:
-        return load_source(source)
+        if parent is None or _same_place(target, parent):
+            return load_source(source)
+        return load_source(source, open_source(parent))
     except BaseException:
         source.close()        # an archive's scratch directory goes now, not at exit
         raise
 
 
 open_checkpoint = load_checkpoint
+DEFAULT_PARENT: str | Path | None = None
+
+
+def _same_place(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False

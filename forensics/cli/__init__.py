@@ -47,8 +47,16 @@ def _make_app() -> typer.Typer:
     def _root(
         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                      help="Print the version and exit."),
+        parent: str = typer.Option(None, "--parent", metavar="PATH",
+                                   help="The parent of an incremental checkpoint that its own `parent` link "
+                                        "cannot reach (e.g. the --pre-checkpoint export of a Podman "
+                                        "--with-previous export): forensics --parent PRE.tar.gz inspect FINAL.tar.gz"),
     ) -> None:
         """checkpoint-forensics."""
+        if parent is not None:
+            from forensics import loader
+
+            loader.DEFAULT_PARENT = parent
 
     return app
 
@@ -67,7 +75,10 @@ def _register(argv: list[str] | None = None) -> None:
     """Import command modules; importing one adds its commands to `app`."""
     import importlib
 
-    wanted = next((a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("-")), None)
+    args = argv if argv is not None else sys.argv[1:]
+    # The first word that is neither an option nor the value of --parent names the command.
+    words = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] != "--parent")]
+    wanted = words[0] if words else None
     modules = [COMMANDS[wanted]] if wanted in COMMANDS else sorted(set(COMMANDS.values()))
     for name in modules:
         importlib.import_module(f"forensics.cli.{name}")

@@ -30,17 +30,20 @@ def diff_checkpoints(a: Checkpoint, b: Checkpoint, namer: Namer | None = None,
                      progress: Callable[[int], None] | None = None) -> Diff:
     pairs, removed, added = match_processes(a.processes, b.processes)
     d = Diff(a, b, pairs)
-    d.changes.extend(process_changes(pairs, removed, added))
-    d.changes.extend(fd_changes(pairs))
-    d.changes.extend(socket_changes(pairs, removed, added))
+    # A pre-dump's processes have pages only: comparing their (absent) fds, mappings and ids would report
+    # everything as added; their memory is compared like any other.
+    described = [p for p in pairs if not (p.a.memory_only or p.b.memory_only)]
+    d.changes.extend(process_changes(described, removed, added))
+    d.changes.extend(fd_changes(described))
+    d.changes.extend(socket_changes(described, removed, added))
     d.changes.extend(mount_changes(a, b))
-    d.changes.extend(vma_changes(pairs))
+    d.changes.extend(vma_changes(described))
     seen_shared: set[tuple[int, int]] = set()
     for pair in pairs:
         sa, sb = a.memory.get(pair.a.pid), b.memory.get(pair.b.pid)
         if sa is None or sb is None:
             continue
-        if pair.rule != "pid":
+        if pair.rule not in ("pid", "pid (pre-dump)"):
             continue  # another process with the same command: its memory is not "the same memory, changed"
         mem, values = compare(pair.b.pid, pair.a, pair.b, sa, sb, namer, progress)
         d.memory.extend(mem)

@@ -1,7 +1,8 @@
 """Which process of checkpoint A is which process of checkpoint B.
 
 Rules, in order, each stated on the pair it made: `pid` (same pid and same comm: the normal case for
-checkpoints of one running container), then `comm+argv` (same command line, paired in start order, i.e.
+checkpoints of one running container; a pre-dump's processes, which have pids and pages only, pair by
+pid alone, as `pid (pre-dump)`), then `comm+argv` (same command line, paired in start order, i.e.
 pid order: a restarted worker or a reused pid). What is left is added or removed.
 """
 
@@ -27,8 +28,8 @@ def match_processes(a: list[Process], b: list[Process]) -> tuple[list[Pair], lis
     left_a, used_b = [], set()
     for p in sorted(a, key=lambda x: x.pid):
         q = b_by_pid.get(p.pid)
-        if q is not None and q.comm == p.comm:
-            pairs.append(Pair(p, q, "pid"))
+        if q is not None and (q.comm == p.comm or p.memory_only or q.memory_only):
+            pairs.append(Pair(p, q, "pid" if q.comm == p.comm else "pid (pre-dump)"))
             used_b.add(q.pid)
         else:
             left_a.append(p)

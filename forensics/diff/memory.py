@@ -176,17 +176,19 @@ def compare(pid_b: int, pa: Process, pb: Process, sa: AddressSpace, sb: AddressS
             namer: Namer | None = None, progress: Callable[[int], None] | None = None,
             ) -> tuple[list[VmaMemoryChange], list[ValueChange]]:
     """Page and value changes of one matched process, over the VMAs both checkpoints have at the same
-    place and size."""
+    place and size. A pre-dump side has no mappings of its own, only pages: the other side's mappings
+    frame both."""
     changes: list[VmaMemoryChange] = []
     values: list[ValueChange] = []
     page = pb.page_size
-    a_vmas = {(v.start, v.end): v for v in pa.vmas}
+    frame_b = pa.vmas if pb.memory_only else pb.vmas
+    a_vmas = {(v.start, v.end): v for v in (frame_b if pa.memory_only else pa.vmas)}
 
     def is_pointer(x: int) -> bool:
         return x > 0x10000 and sb.vma_at(x) is not None
 
     buf_a, buf_b = bytearray(CHUNK), bytearray(CHUNK)
-    for vb in pb.vmas:
+    for vb in frame_b:
         if (vb.start, vb.end) not in a_vmas:
             continue
         rec = VmaMemoryChange(pid_b, vb)

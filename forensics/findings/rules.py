@@ -57,11 +57,11 @@ def writable_executable_memory(ck: Checkpoint, reveal: bool) -> Iterator[Finding
                 continue
             if v.prot & 2:
                 yield Finding("rwx-memory", 90, f"pid {p.pid} {p.comm}: writable and executable memory",
-                              f"{v.start:x}-{v.end:x} {v.prot_str} {v.label or v.kind}, {v.dumped_pages} pages dumped",
+                              f"{v.start:x}-{v.end:x} {v.prot_str} {v.label or v.kind}, {v.held_pages} pages dumped",
                               (Evidence(p.pid, address=v.start),))
             elif v.kind in ("anon", "heap", "stack"):
                 yield Finding("anon-exec-memory", 80, f"pid {p.pid} {p.comm}: executable memory without a file",
-                              f"{v.start:x}-{v.end:x} {v.prot_str} {v.kind}, {v.dumped_pages} pages dumped",
+                              f"{v.start:x}-{v.end:x} {v.prot_str} {v.kind}, {v.held_pages} pages dumped",
                               (Evidence(p.pid, address=v.start),))
 
 
@@ -210,7 +210,7 @@ def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iter
         if space is None:
             continue
         for v in p.vmas:
-            if not (v.prot & 4 and v.kind == "file" and v.path and v.dumped_pages):
+            if not (v.prot & 4 and v.kind == "file" and v.path and v.held_pages):
                 continue
             local = resolver(v.path.removesuffix(" (deleted)"))
             if local is None:

@@ -56,6 +56,9 @@ class Source(ABC):
         self._images = dict(images)
         self._wrappers = dict(wrappers)
         self._closed = False
+        # The parent checkpoint once looked for (subclasses follow `parent` links; use_parent sets it).
+        self._parent: Source | None = None
+        self._parent_done = False
 
     @property
     def kind(self) -> str:
@@ -96,6 +99,14 @@ class Source(ABC):
     def parent(self) -> Source | None:
         """The checkpoint the `parent` link points at, or None (no link, or one that could not be followed:
         the reason is in `warnings`)."""
+
+    def use_parent(self, parent: Source) -> None:
+        """Take `parent` as the parent instead of following the `parent` link: for a parent that lives
+        where the link cannot reach (a Podman --with-previous export's link points at a directory of the
+        --pre-checkpoint export, another archive). It is closed with this source."""
+        if self._parent is not None:
+            self._parent.close()
+        self._parent, self._parent_done = parent, True
 
     def chain(self) -> builtins.list[Source]:
         """This checkpoint followed by its parents, newest first. Each link's problems (missing target,

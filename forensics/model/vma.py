@@ -24,6 +24,9 @@ class VmaKind(StrEnum):
     MEMFD = "memfd"
     SYSV = "sysv"
     GUARD = "guard"
+    # Not a mapping either: a stretch of a pre-dump's pages, which come without mappings
+    # (forensics.model.predump).
+    PRE_DUMP = "pre-dump"
 
 
 # Mappings the kernel provides to every process: not the program's own memory.
@@ -56,6 +59,12 @@ class Vma:
     @property
     def size(self) -> int:
         return self.end - self.start
+
+    @property
+    def held_pages(self) -> int:
+        """Pages whose bytes the checkpoint holds: in its own pages files or, in an incremental chain,
+        left in a parent (readable when the parent is there)."""
+        return self.dumped_pages + self.parent_pages
 
     @property
     def prot_str(self) -> str:

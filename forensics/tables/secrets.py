@@ -7,10 +7,27 @@ in the shell-history finding, in grep context and in strings just as in the envi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+from forensics.memory.space import AddressSpace
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.secrets import Masker
+
+# A pre-dump's process has no mm image, so where its environment lies is unknown: its pages are searched
+# for NAME=value strings instead (masking a value that only looks secret hides, it never misleads).
+ASSIGNMENT_BYTES = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{0,63}=[\x21-\x7e]{8,256}")
+MAX_SCAN = 64 << 20
+
+
+def _learn_from_pages(masker: Masker, space: AddressSpace) -> None:
+    scanned = 0
+    for _addr, piece, _vma in space.segments():
+        for m in ASSIGNMENT_BYTES.finditer(piece):
+            masker.learn_words(m.group().decode("ascii"))
+        scanned += len(piece)
+        if scanned >= MAX_SCAN:
+            return
 
 
 def masker_for(checkpoints: Iterable[Checkpoint], reveal: bool, history: bool = True) -> Masker:
@@ -22,6 +39,8 @@ def masker_for(checkpoints: Iterable[Checkpoint], reveal: bool, history: bool = 
             masker.learn_env(p.env)
             if p.argv:
                 masker.learn_words(" ".join(p.argv))
+            if p.memory_only and p.pid in ck.memory:
+                _learn_from_pages(masker, ck.memory[p.pid])
         if history:
             from forensics.memory.shellhistory import shell_history
 

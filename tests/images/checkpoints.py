@@ -1,7 +1,8 @@
 """The bundled samples' CRIU image directories, for the image tests.
 
 Directory samples are used in place (never written to); archive samples (Podman exports) have their
-`checkpoint/` members copied into a temporary directory first, because that is where their images are.
+`checkpoint/` members (`pre-checkpoint/` in a --pre-checkpoint export) copied into a temporary directory
+first, because that is where their images are.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def sample_params() -> list[object]:
 
 
 def extract_checkpoint(archive: Path, into: Path) -> Path:
-    """Copy the regular files under `checkpoint/` of a (zstd- or gzip-compressed) tar into `into`."""
+    """Copy the regular files under `checkpoint/` (or `pre-checkpoint/`) of a (zstd- or gzip-compressed)
+    tar into `into`."""
     data = archive.read_bytes()
     if data[:4] == ZSTD_MAGIC:
         data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
@@ -36,7 +38,7 @@ def extract_checkpoint(archive: Path, into: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for member in tar.getmembers():
             parts = member.name.split("/")
-            if member.isfile() and len(parts) == 2 and parts[0] == "checkpoint" and parts[1]:
+            if member.isfile() and len(parts) == 2 and parts[0] in ("checkpoint", "pre-checkpoint") and parts[1]:
                 src = tar.extractfile(member)
                 assert src is not None
                 (into / parts[1]).write_bytes(src.read())

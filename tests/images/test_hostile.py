@@ -44,8 +44,8 @@ class Original:
 
 
 def originals(directory: Path) -> list[Original]:
-    """One undamaged decodable image per magic (the largest), ghost files aside: their unchunked content
-    runs to EOF, so a shorter file is not damage."""
+    """One undamaged decodable image per magic (the largest), ghost files and images of no entries aside:
+    a ghost file's unchunked content runs to EOF, so a shorter file is not damage."""
     best: dict[str, Image] = {}
     for image in list_images(directory):
         wanted = image.decodable and image.kind.layout is not Layout.GHOST
@@ -54,7 +54,9 @@ def originals(directory: Path) -> list[Original]:
     out = []
     for image in best.values():
         entries = image.load()
-        assert image.errors == [] and entries
+        assert image.errors == []
+        if not entries:
+            continue  # a header alone (a pre-dump's empty irmap-cache): nothing to cut into
         starts = [e.offset for e in entries]
         out.append(Original(image, image.data().tobytes(), [image.payload(e) for e in entries], starts,
                             starts[1:] + [image.file_size]))

@@ -83,7 +83,17 @@ def test_open_each_dir(sample_root: Path) -> None:
             else:
                 assert src.kind == "criu-dir", s
             assert src.meta.checkpoint_name == s.images.name
-            assert src.chain() == [src]           # no kernel here can make incremental dumps (docs/lab.md)
+            # Incremental chains (made in the guest lab): the links the lab recorded, newest first.
+            assert [c.meta.path.name for c in src.chain()] == lab_chain(s), s
+
+
+def lab_chain(s: Sample) -> list[str]:
+    """The names of a sample and of its parents, from the `parent` fields of the lab's index."""
+    by_name = {x.name: x for x in load_samples(s.root) if x.scenario == s.scenario}
+    names = [s.name]
+    while by_name[names[-1]].entry.get("parent"):
+        names.append(by_name[names[-1]].entry["parent"])
+    return names
 
 
 def test_open_docker_by_name(sample_root: Path) -> None:
@@ -129,7 +139,8 @@ def magic_compression(path: Path) -> str:
 
 
 def reference_images(archive: Path) -> dict[str, bytes]:
-    """checkpoint/* of an archive, read with tarfile into memory (a reference independent of locate)."""
+    """checkpoint/* (pre-checkpoint/* in a --pre-checkpoint export) of an archive, read with tarfile into
+    memory (a reference independent of locate)."""
     data = archive.read_bytes()
     if data[:4] == bytes.fromhex("28b52ffd"):
         data = zstandard.ZstdDecompressor().stream_reader(data).read()
@@ -137,7 +148,7 @@ def reference_images(archive: Path) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for m in tar.getmembers():
             parts = m.name.split("/")
-            if m.isfile() and len(parts) == 2 and parts[0] == "checkpoint":
+            if m.isfile() and len(parts) == 2 and parts[0] in ("checkpoint", "pre-checkpoint"):
                 f = tar.extractfile(m)
                 assert f is not None
                 out[parts[1]] = f.read()

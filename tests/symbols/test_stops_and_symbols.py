@@ -21,7 +21,9 @@ BLOCKS_IN = {"service": {"accept", "accept4", "__libc_accept"}, "svc-worker": {"
 
 
 def service_samples(root: Path):  # noqa: ANN201
-    return [s for s in load_samples(root) if s.images is not None and "service_state" in s.truth]
+    """Service checkpoints with threads and mappings (a pre-dump has neither: pages only)."""
+    return [s for s in load_samples(root) if s.images is not None and "service_state" in s.truth
+            and s.entry.get("action") != "pre-dump"]
 
 
 def resolver_for(sample) -> BinaryResolver:  # noqa: ANN001
