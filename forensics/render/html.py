@@ -434,10 +434,13 @@ def overview(report: Report) -> Html:
         return frag(i.container_name or "", " ", el("code", (i.container_id or "")[:12]) if i.container_id else None)
 
     def taken(s: ReportedCheckpoint) -> Any:
-        if s.ck.info.checkpoint_time:
-            return s.ck.info.checkpoint_time
-        return frag("not recorded; ", el("span", f"image files last written {fmt_time(_newest_mtime(s))}",
-                                            class_="note"))
+        t = s.ck.info.checkpoint_time
+        if t is not None:
+            # The time and, always beside it, where it comes from and how far it can be trusted.
+            return frag(cell_text(t, Kind.TIME), el("span", f" — {t.trust}", class_="note" if t.reliable else
+                                                     "note warn"))
+        return frag("not recorded; ", el("span", f"image files last written {fmt_time(_newest_mtime(s))} "
+                                                 "(file mtimes: a copy resets them)", class_="note"))
 
     def state(s: ReportedCheckpoint) -> Any:
         if s.ck.partial:
@@ -458,7 +461,7 @@ def overview(report: Report) -> Html:
         row("container", container),
         row("image", lambda s: s.ck.info.image or "-"),
         row("engine / layout", lambda s: f"{s.ck.info.engine or 'unknown engine'} / {s.ck.info.layout}"),
-        row("taken", taken),
+        row("time", taken),
         row("CRIU", lambda s: f"{s.ck.info.criu_version or '?'} ({s.ck.info.criu_version_source or 'unknown'})"
             + (f", image format v{s.ck.info.img_version}" if s.ck.info.img_version else "")),
         row("hostname", lambda s: s.ck.hostname or "-"),
