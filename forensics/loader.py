@@ -33,7 +33,8 @@ from forensics.records import Timestamp, TimeSource
 from forensics.images.magic import kind_by_filename
 from forensics.images.pagemap import pagemap_runs
 from forensics.memory.space import PE_PARENT, AddressSpace, MemoryGap, PageStore, layout, read_string_table
-from forensics.model import build, predump
+from forensics.memory import predump
+from forensics.model import build
 from forensics.model.checkpoint import (
     CgroupSet, Checkpoint, CheckpointInfo, ImageKind, ImageStatus, NamespaceUse, RootfsEntry, TarMember,
     TmpfsArchive,
@@ -463,7 +464,7 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
             images.errors.append(f"{directory}: internal error decoding pid {entry.pid}: {type(e).__name__}; "
                                  "this is a bug in forensics, please report it")
     if info.pre_dump and not pstree:
-        # A pre-dump has pages only: its processes are the pids of its pagemaps (forensics.model.predump).
+        # A pre-dump has pages only: its processes are the pids of its pagemaps (forensics.memory.predump).
         for pid in predump.pids_of(images.names):
             store = memory.store(f"pagemap-{pid}.img", PAGE_SIZE)
             if store is not None:

@@ -27,6 +27,7 @@ ANALYSES = frozenset({"memory", "symbols", "diff", "findings", "doctor", "hunt",
 COMPOSING = frozenset({"report", "hunt"})
 FLOORS: dict[str, int] = {
     "errors": 0, "__init__": 0, "records": 0,   # the package root holds only __version__
+    "openfile": 1,   # opening evidence safely: shared by images and locate, which never import each other
     "meta": 1,
     "images": 2, "locate": 2,
     "model": 3,

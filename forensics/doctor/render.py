@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from forensics.doctor.model import Diagnosis, Finding, LogLine
-from forensics.render.escape import shown
+from forensics.records.escape import shown
 
 SCHEMA_VERSION = 1
 OUTCOME_STYLE = {"failed": "bold red", "succeeded": "bold green", "unknown": "bold yellow"}

@@ -35,7 +35,7 @@ from forensics.images.magic import (
 )
 from forensics.images.messages import message_class
 from forensics.images.unknown import UnknownField, find_unknown
-from forensics.locate.views import map_fd, open_regular
+from forensics.openfile import map_fd, open_regular
 
 # Files up to this size are read into memory; larger ones (ghost files, big pipe buffers) are mapped.
 READ_LIMIT = 16 << 20

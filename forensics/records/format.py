@@ -12,11 +12,11 @@ import base64
 from typing import Any
 
 from forensics.records import Kind, Timestamp
-from forensics.render.escape import shown
+from forensics.records.escape import shown
 
 
 def printable(text: str) -> str:
-    """Evidence text safe for a terminal: forensics.render.escape.shown, the one escaping function (C0
+    """Evidence text safe for a terminal: forensics.records.escape.shown, the one escaping function (C0
     controls, tab included, DEL, C1, lone surrogates and bidi controls as \\xNN / \\uNNNN)."""
     return shown(text)
 

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forensics.cli import _register, app
-from forensics.render.escape import shown
+from forensics.records.escape import shown
 from tests.hostile import forge
 
 COMM = "<b>\x1b[31mred\x1b]0;PWND\x07\x1b[2J\u009b6n"
