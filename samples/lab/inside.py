@@ -257,6 +257,15 @@ def keep_criu_log(text: str, dest: Path) -> Path | None:
 
 def docker_checkpoint(scenario: str, name: str, ckpt: str) -> None:
     p = run("docker", "checkpoint", "create", "--leave-running", name, ckpt, check=False)
+    for attempt in range(5):
+        # Docker 26 hands checkpoints through containerd's content store; two checkpoints of one container
+        # in quick succession can meet a blob of the previous one still being released ("content
+        # sha256:...: already exists"). Seen once in ~60 lab runs: wait, drop the half-made one, try again.
+        if p.returncode == 0 or "already exists" not in p.stderr or "content sha256" not in p.stderr:
+            break
+        time.sleep(1 + attempt)
+        run("docker", "checkpoint", "rm", name, ckpt, check=False)
+        p = run("docker", "checkpoint", "create", "--leave-running", name, ckpt, check=False)
     if p.returncode != 0:
         kept = keep_criu_log(p.stderr + p.stdout, OUT / scenario / f"{ckpt}.failed-dump.log")
         raise RuntimeError(f"docker checkpoint create {name} {ckpt} failed: {p.stderr.strip()[-1500:]} "
