@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Any
 
 from forensics.meta import CheckpointMeta
 from forensics.model.mounts import Mount
@@ -15,9 +15,6 @@ from forensics.records import Timestamp
 # Only for a checkpoint with no process to read AT_PAGESZ from.
 DEFAULT_PAGE_SIZE = 4096
 
-if TYPE_CHECKING:  # type-only: the model holds these handles, it never imports their floors at run time
-    from forensics.locate.source import Source
-    from forensics.memory.space import AddressSpace
 
 
 class ImageKind(StrEnum):
@@ -42,7 +39,7 @@ class ImageStatus:
 
 @dataclass(slots=True)
 class CheckpointInfo:
-    """The checkpoint's metadata (`meta`, as forensics.locate found it) and what its images say about it.
+    """The checkpoint's metadata (`meta`, as the locate floor found it) and what its images say about it.
     `criu_version` comes from a log when one states it, otherwise it is inferred from the image format
     (`criu_version_source` says which). `dump_uptime` (microseconds since the dumping host booted, written
     by pre-dumps and --track-mem dumps) orders checkpoints of one boot whatever their file times."""
@@ -192,9 +189,11 @@ class Checkpoint:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     # Per-process memory readers, attached by forensics.loader; not part of any report.
-    memory: Mapping[int, AddressSpace] = field(default_factory=dict, repr=False, compare=False)
+    # the memory floor's address space per pid, attached by the loader; the model names no type of that floor.
+    memory: Mapping[int, Any] = field(default_factory=dict, repr=False, compare=False)
     # The input it was read from, for wrapper files and binaries in archives.
-    source: Source | None = field(default=None, repr=False, compare=False)
+    # the locate floor's Source it was read from, attached by the loader.
+    source: Any = field(default=None, repr=False, compare=False)
     # pid -> process, rebuilt when `processes` is replaced or changes length (renderers look a parent up
     # for every process: a scan each time is quadratic in a 100,000-process tree).
     _by_pid: dict[int, Process] = field(default_factory=dict, init=False, repr=False, compare=False)

@@ -100,7 +100,7 @@ class Process:
     guards: list[Vma] = field(default_factory=list)
     page_size: int = 4096      # from the saved auxv (AT_PAGESZ); 4096 only when CRIU saved none
     auxv: list[int] = field(default_factory=list)  # mm.img's saved auxiliary vector: (type, value) words
-    # A pre-dump's process: its pid and pages are known, nothing else (forensics.memory.predump).
+    # A pre-dump's process: its pid and pages are known, nothing else (the memory floor's predump module).
     memory_only: bool = False
 
     @property

@@ -25,7 +25,7 @@ class VmaKind(StrEnum):
     SYSV = "sysv"
     GUARD = "guard"
     # Not a mapping either: a stretch of a pre-dump's pages, which come without mappings
-    # (forensics.memory.predump).
+    # (the memory floor's predump module).
     PRE_DUMP = "pre-dump"
 
 
