@@ -18,24 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forensics.errors import ForensicsError
-from forensics.openfile import (  # re-exported: locate's callers name them here
-    MapFailed as MapFailed,
-)
-from forensics.openfile import (
-    check_regular as check_regular,
-)
-from forensics.openfile import (
-    map_fd as map_fd,
-)
-from forensics.openfile import (
-    open_evidence as open_evidence,
-)
-from forensics.openfile import (
-    open_readonly as open_readonly,
-)
-from forensics.openfile import (
-    open_regular as open_regular,
-)
+
+# Re-exported: locate's callers name them here.
+from forensics.openfile import MapFailed, check_regular, map_fd, open_evidence, open_readonly, open_regular
+
+# (Only these are declared re-exports; the rest of the module is public as usual.)
+__all__ = ["MapFailed", "check_regular", "map_fd", "open_evidence", "open_readonly", "open_regular"]
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
