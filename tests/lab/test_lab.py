@@ -14,7 +14,7 @@ from pathlib import Path
 
 import zstandard
 
-from tests.conftest import Sample, load_samples
+from tests.conftest import SAMPLES, Sample, load_samples
 
 INVENTORY_MAGIC = bytes.fromhex("16313158")
 COMMON_MAGIC = bytes.fromhex("19435654")
@@ -46,7 +46,9 @@ def image_heads(sample: Sample) -> dict[str, bytes]:
 
 def test_every_scenario_was_made(run_root: Path) -> None:
     made = {s.scenario for s in samples_of(run_root)}
-    assert EXPECTED_SCENARIOS <= made
+    # python311 is made and checked on every fresh run but not bundled (samples stay small).
+    expected = EXPECTED_SCENARIOS - ({"python311"} if run_root == SAMPLES else set())
+    assert expected <= made
     lab = json.loads((run_root / "lab.json").read_text())
     assert lab["failed"] == []
     assert lab["versions"]["criu"].startswith("Version: 4.2")
