@@ -123,7 +123,7 @@ def test_cores_are_aarch64_with_the_registers_proc_showed(sample: Sample) -> Non
             if t["tid"] == pid:
                 assert core.tc.comm == p["comm"]
             arm = core.ti_aarch64
-            assert len(arm.gpregs.regs) == 31 and arm.HasField("pac_keys")
+            assert len(arm.gpregs.regs) == 31 and arm.pac_keys.pac_address_keys.pac_enabled_key != 0
             nr, arg0, *_, sp, pc = (int(x, 16) if x.startswith("0x") else int(x) for x in t["syscall_raw"].split())
             assert nr == t["syscall"] >= 0, t
             regs = arm.gpregs
