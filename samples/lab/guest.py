@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,21 +69,28 @@ class Guest:
     def build(self) -> None:
         if self.name == "amd64":
             lab.build_rootfs()
-            cmd = [str(HERE / "guest" / "build-guest.sh"), str(lab.ROOTFS), str(self.dir)]
-        elif self.name == "arm64":
-            cmd = [str(HERE / "guest" / "build-arm64.sh"), str(self.dir)]
+            cmd = [str(self.script), str(lab.ROOTFS), str(self.dir)]
         else:
-            cmd = [str(HERE / "guest" / "build-bookworm.sh"), str(self.dir)]
+            cmd = [str(self.script), str(self.dir)]
         subprocess.run(cmd, check=True)
 
     def kernel(self) -> Path | None:
         kernels = sorted((self.dir / "root" / "boot").glob("vmlinuz-*"))
         return kernels[-1] if kernels else None
 
+    @property
+    def script(self) -> Path:
+        scripts = {"amd64": "build-guest.sh", "arm64": "build-arm64.sh"}
+        return HERE / "guest" / scripts.get(self.name, "build-bookworm.sh")
+
     def current(self) -> bool:
-        """The cached image is complete and newer than its init and its build stages."""
+        """The cached image is complete (every stage its build script names is stamped: a stage added
+        later is built then) and newer than its init and its build stages."""
         img = self.dir / "root.img"
         if not img.is_file() or self.kernel() is None or not (self.dir / ".stamp").exists():
+            return False
+        stages = set(re.findall(r"stage_done ([\w.-]+);", self.script.read_text()))
+        if not stages <= set((self.dir / ".stamp").read_text().split()):
             return False
         newest = max((HERE / "guest" / "init").stat().st_mtime, (self.dir / ".stamp").stat().st_mtime)
         return img.stat().st_mtime > newest

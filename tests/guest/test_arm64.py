@@ -27,7 +27,7 @@ AARCH64 = 3  # core_entry.march
 
 def arm64_samples(root: Path) -> dict[str, Sample]:
     found = {s.name: s for s in load_samples(root, ALL_ARCHES) if s.scenario == SCENARIO}
-    assert set(found) == {"service", "counter"}, f"{root}: arm64 checkpoints missing"
+    assert set(found) == {"service", "counter", "runc-service"}, f"{root}: arm64 checkpoints missing"
     assert all(s.entry.get("arch") == "aarch64" for s in found.values())
     return found
 
@@ -41,7 +41,7 @@ def arm64_root(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue("arm64_guest")
 
 
-@pytest.fixture(params=["service", "counter"])
+@pytest.fixture(params=["service", "counter", "runc-service"])
 def sample(arm64_root: Path, request: pytest.FixtureRequest) -> Sample:
     return arm64_samples(arm64_root)[request.param]
 
@@ -91,11 +91,13 @@ def test_arm64_images_decode_as_the_guests_crit_does(sample: Sample) -> None:
     images = list_images(sample.images)
     assert damage_and_novelty(images) == []
     assert crit_mismatches(images, sample.crit) == []
-    # crit saw every file; what it could not decode is the raw pages and the log.
+    # crit saw every file; what it could not decode is the raw pages, the tmpfs archives, CRIU's log and
+    # runc's fd list.
     decoded = {p.name.removesuffix(".json") for p in sample.crit.glob("*.json")}
     undecoded = {p.name.removesuffix(".error") for p in sample.crit.glob("*.error")}
     assert decoded | undecoded == {i.name for i in images} and not decoded & undecoded
-    assert all(n.startswith("pages-") or n == "dump.log" for n in undecoded), undecoded
+    raw = ("dump.log", "descriptors.json")
+    assert all(n.startswith("pages-") or n.endswith(".tar.gz.img") or n in raw for n in undecoded), undecoded
     assert {"core", "mm", "pagemap", "pstree", "inventory"} <= {n.split("-")[0].split(".")[0] for n in decoded}
 
 
@@ -133,10 +135,11 @@ def test_cores_are_aarch64_with_the_registers_proc_showed(sample: Sample) -> Non
 SVC_0 = 0xD4000001
 
 
-def test_the_saved_pc_is_an_svc_in_the_services_arm64_binary(arm64_root: Path) -> None:
+@pytest.mark.parametrize("name", ["service", "runc-service"])
+def test_the_saved_pc_is_an_svc_in_the_services_arm64_binary(arm64_root: Path, name: str) -> None:
     """The service is bundled (the binary the guest built and ran, an arm64 ELF): every thread's saved pc
     lies in its text mapping and the instruction there is `svc #0`."""
-    s = arm64_samples(arm64_root)["service"]
+    s = arm64_samples(arm64_root)[name]
     binary = (arm64_root / s.entry["binary"]).read_bytes()
     assert binary[:4] == b"\x7fELF" and int.from_bytes(binary[18:20], "little") == 183  # EM_AARCH64
     for pid, p in processes(s).items():
@@ -176,8 +179,9 @@ def test_argv_and_environment_read_from_the_dumped_pages(sample: Sample) -> None
         assert dict(e.decode().partition("=")[::2] for e in env) == p["env"]
 
 
-def test_the_services_heap_secret_is_at_its_address(arm64_root: Path) -> None:
-    s = arm64_samples(arm64_root)["service"]
+@pytest.mark.parametrize("name", ["service", "runc-service"])
+def test_the_services_heap_secret_is_at_its_address(arm64_root: Path, name: str) -> None:
+    s = arm64_samples(arm64_root)[name]
     state, secret = s.truth["service_state"], s.truth["heap_secret"].encode()
     for pid in (state["pid"], state["child_pid"]):
         assert Memory(s, pid).read(state["addr"]["heap_secret"], len(secret)) == secret
