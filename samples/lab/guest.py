@@ -6,12 +6,15 @@
     guest.py image                           only build (or check) the cached guest images
 
 The host kernel has no CONFIG_MEM_SOFT_DIRTY, so CRIU cannot make incremental chains on it, and CRIU 3.17
-cannot dump on it at all. Two guests, each a disk image packed with `mkfs.ext4 -d` and cached under
-$LAB_CACHE/../guest/<name> (default /var/cache/checkpoint-forensics/guest/), built once and reused:
+cannot dump on it at all; and it is x86-64. Three guests, each a disk image packed with `mkfs.ext4 -d` and
+cached under $LAB_CACHE/../guest/<name> (default /var/cache/checkpoint-forensics/guest/), built once and
+reused:
   amd64           the lab's rootfs (lab.py builds it) + Debian 13's linux-image-cloud-amd64 (6.12:
                   soft-dirty, NVMe and ext4 built in, so no initrd): incremental chains with CRIU 4.2.1,
                   runc and Podman;
-  bookworm-amd64  Debian 12 minbase + its cloud kernel (6.1) and CRIU 3.17: checkpoints in 3.17's format.
+  bookworm-amd64  Debian 12 minbase + its cloud kernel (6.1) and CRIU 3.17: checkpoints in 3.17's format;
+  arm64           Debian 13 arm64 minbase (debootstrap through qemu-user) + its cloud kernel, CRIU 4.2.1,
+                  gcc and runc, booted with qemu-system-aarch64 -M virt: checkpoints of arm64 processes.
 Each boots under qemu TCG (no KVM: none is needed, and -smp 1, since multi-threaded TCG oopsed the guest
 once), its root disk read-only for the guest (snapshot=on), the job (a tar of samples/lab and the scenario
 names) on a virtio disk and the results (a tar of the guest's /out) written to a second one.
@@ -154,7 +157,9 @@ def job_tar(scenarios: list[str], service: bytes | None) -> bytes:
 
 
 # The machine each architecture's guest boots on. arm64: qemu's `virt` board (no firmware: -kernel boots
-# the Image directly, the device tree comes from qemu); see ARM64_CPU for the CPU.
+# the Image directly, the device tree comes from qemu). Its CPU: `max` (SVE, pointer authentication; CRIU
+# 4.2.1 dumps with all of it, and its cores then hold the PAC keys), with qemu's cheap PAC hash instead of
+# QARMA5, which made a run about twice as fast under TCG (docs/lab.md).
 ARM64_CPU = "max,pauth-impdef=on"
 MACHINE = {
     "x86_64": ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max"],

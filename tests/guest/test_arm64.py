@@ -1,23 +1,26 @@
 """The arm64 guest's checkpoints (bundled and fresh), held at image level to crit and to /proc.
 
 The arm64 guest (samples/lab/guest/build-arm64.sh: Debian 13 arm64 under qemu-system-aarch64 TCG, CRIU
-4.2 from sid) dumps the lab's service, built in the guest from the same source, and the seed's busybox
-counter (inside_guest.py, scenario `arm64`). Each image must decode as the guest's crit decodes it, and
-what the images say must be what /proc said at dump time: the process tree and thread ids, each thread's
-comm, stack pointer, program counter and syscall number (x8, which /proc/PID/syscall reads too), the
-mappings, the fds, and argv, the environment and the heap secret read from the dumped pages. Everything
-here reads images (forensics.images), not the model: the model's arm64 support is tested elsewhere.
+4.2.1 from sid) dumps the lab's service, built in the guest from the same source, and the seed's busybox
+counter with plain `criu dump`, and the service in a runc container with `runc checkpoint`
+(inside_guest.py, scenario `arm64`). Each image must decode as the guest's crit decodes it, and what the
+images say must be what /proc said at dump time: the process tree and thread ids, each thread's comm,
+registers (x8 the syscall number, x0, sp, pc: /proc/PID/syscall shows them too), the mappings, the fds,
+and argv, the environment, the heap secret and the service's own counters read from the dumped pages.
+Everything here reads images (forensics.images), not the model: the model's arm64 support is tested with
+the model's other tests once tests/conftest.py's ARCHES holds "aarch64".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from forensics.images.decode import Image, list_images, open_image
 from forensics.images.pagemap import pagemap_runs
-from tests.conftest import ALL_ARCHES, Sample, load_samples
+from tests.conftest import ALL_ARCHES, SAMPLES, Sample, load_samples
 from tests.images.test_samples import crit_mismatches, damage_and_novelty
 
 SCENARIO = "arm64"
@@ -35,7 +38,6 @@ def arm64_samples(root: Path) -> dict[str, Sample]:
 @pytest.fixture(params=["bundled", pytest.param("fresh", marks=pytest.mark.lab)])
 def arm64_root(request: pytest.FixtureRequest) -> Path:
     """The bundled samples, and a fresh run of the arm64 guest."""
-    from tests.conftest import SAMPLES
     if request.param == "bundled":
         return SAMPLES
     return request.getfixturevalue("arm64_guest")
@@ -51,7 +53,7 @@ def image(s: Sample, name: str) -> Image:
     return open_image(s.images / name)
 
 
-def entries(s: Sample, name: str) -> list:
+def entries(s: Sample, name: str) -> list[Any]:
     img = image(s, name)
     out = [e.message for e in img.load()]
     assert img.errors == [], (s, name, img.errors)
@@ -59,8 +61,8 @@ def entries(s: Sample, name: str) -> list:
 
 
 def processes(s: Sample) -> dict[int, dict]:
-    """The truth's processes (in the guest's pid namespace, where CRIU ran) by pid, as /proc said just
-    before the dump."""
+    """The truth's processes by pid as CRIU numbers them (the guest's pids for a plain dump, the
+    container's for runc's), as /proc said just before the dump."""
     return {p["pid"]: p for p in s.truth["before"]["processes"]}
 
 
@@ -185,3 +187,38 @@ def test_the_services_heap_secret_is_at_its_address(arm64_root: Path, name: str)
     state, secret = s.truth["service_state"], s.truth["heap_secret"].encode()
     for pid in (state["pid"], state["child_pid"]):
         assert Memory(s, pid).read(state["addr"]["heap_secret"], len(secret)) == secret
+
+
+@pytest.mark.parametrize("name", ["service", "runc-service"])
+def test_the_services_own_state_is_in_its_pages(arm64_root: Path, name: str) -> None:
+    """What the service reported about itself after the dump (its `state` command: it changes nothing)
+    is what its .bss held in the dump: the request counter after `add 4` (and `add 1006` in runc), the
+    last command, and the banner in its read-only data."""
+    s = arm64_samples(arm64_root)[name]
+    state = s.truth["service_state"]
+    mem, addr = Memory(s, state["pid"]), state["addr"]
+    assert int.from_bytes(mem.read(addr["request_counter"], 8), "little") == state["request_counter"] > 0
+    assert int.from_bytes(mem.read(addr["tick_counter"], 4), "little") == state["tick_counter"]
+    assert mem.read(addr["last_command"], 32).rstrip(b"\0").decode() == state["last_command"] != ""
+    shared = mem_shared(s, state)
+    assert shared == state["shared_counter"] > 0
+
+
+def mem_shared(s: Sample, state: dict[str, Any]) -> int:
+    """The shared counter lives in a MAP_SHARED anonymous page, which CRIU 4.2 dumps as a memfd (named
+    /dev/zero): the vma's shmid is a file id, its files.img entry names the memfd inode, memfd.img gives
+    that inode's shmid, and pagemap-shmem-<shmid>.img locates its pages."""
+    assert s.images is not None
+    (mm,) = entries(s, f"mm-{state['pid']}.img")
+    addr = state["addr"]["shared_counter"]
+    (vma,) = [v for v in mm.vmas if v.start <= addr < v.end]
+    (f,) = [f for f in entries(s, "files.img") if f.id == vma.shmid]
+    (inode,) = [m for m in entries(s, "memfd.img") if m.inode_id == f.memfd.inode_id]
+    assert inode.name == "/dev/zero"
+    pm = pagemap_runs(image(s, f"pagemap-shmem-{inode.shmid}.img"), PAGE)
+    off = addr - vma.start + vma.pgoff
+    (run,) = [r for r in pm.runs if r.present and r.vaddr <= off < r.end(PAGE)]
+    assert pm.pages_file is not None and run.pages_offset is not None
+    data = (s.images / pm.pages_file).read_bytes()
+    at = run.pages_offset + off - run.vaddr
+    return int.from_bytes(data[at:at + 8], "little")

@@ -2,9 +2,9 @@
 # Build (once) the arm64 guest's disk image: Debian 13 (trixie) arm64 minbase made with a two-stage
 # debootstrap (the second stage runs arm64 binaries through qemu-user-static and binfmt_misc), CRIU 4.2
 # and its crit/pycriu from sid (like the host lab's rootfs), python3, gcc (the guest builds the lab's
-# programs itself, with the compiler of the system it checkpoints), busybox-static, runc and iptables, and trixie's
-# linux-image-cloud-arm64 unpacked (see KERNEL below for what it has built in), plus the guest's init;
-# packed into ext4 with `mkfs.ext4 -d`.
+# programs itself, with the compiler of the system it checkpoints), busybox-static, runc, iptables, and
+# trixie's linux-image-cloud-arm64 unpacked (see KERNEL below for what it has built in), plus the
+# guest's init; packed into ext4 with `mkfs.ext4 -d`.
 # Idempotent: a stamp file marks each finished stage.
 # Usage: build-arm64.sh GUEST_DIR
 set -euo pipefail
@@ -57,7 +57,7 @@ if ! stage_done debootstrap; then
   mark debootstrap
 fi
 
-if ! stage_done packages; then
+if ! stage_done packages-v2; then
   host_runs_arm64
   cat >"$ROOT/etc/apt/sources.list" <<SRC
 deb $MIRROR trixie main
@@ -75,11 +75,13 @@ Pin-Priority: 100
 PREF
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
   in_root "${APT[@]}" update -qq
+  # runc for the runc checkpoint; iptables because CRIU locks a container's network with
+  # iptables-restore while it dumps (runc checkpoint fails without it).
   in_root "${APT[@]}" install -y -qq --no-install-recommends \
-    python3 python3-protobuf gcc libc6-dev busybox-static iproute2 kmod procps util-linux
+    python3 python3-protobuf gcc libc6-dev busybox-static iproute2 kmod procps util-linux runc iptables
   in_root "${APT[@]}" install -y -qq --no-install-recommends -t sid criu python3-pycriu
   in_root "${APT[@]}" clean
-  mark packages
+  mark packages-v2
 fi
 
 if ! stage_done kernel; then
@@ -96,28 +98,6 @@ if ! stage_done kernel; then
   kver=$(basename "$(ls -d "$ROOT"/usr/lib/modules/* | head -n1)")
   in_root depmod "$kver"
   mark kernel
-fi
-
-if ! stage_done runc; then
-  host_runs_arm64
-  # runc (trixie's 1.1) for the runc checkpoint of the service in a container.
-  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-  in_root "${APT[@]}" update -qq
-  in_root "${APT[@]}" install -y -qq --no-install-recommends runc
-  in_root "${APT[@]}" clean
-  rm -rf "$ROOT"/var/lib/apt/lists/*_Packages
-  mark runc
-fi
-
-if ! stage_done iptables; then
-  host_runs_arm64
-  # CRIU locks a container's network with iptables-restore while it dumps (runc checkpoint fails without).
-  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-  in_root "${APT[@]}" update -qq
-  in_root "${APT[@]}" install -y -qq --no-install-recommends iptables
-  in_root "${APT[@]}" clean
-  rm -rf "$ROOT"/var/lib/apt/lists/*_Packages
-  mark iptables
 fi
 
 install -m 0755 "$HERE/init" "$ROOT/cf-init"
