@@ -222,3 +222,22 @@ def mem_shared(s: Sample, state: dict[str, Any]) -> int:
     data = (s.images / pm.pages_file).read_bytes()
     at = run.pages_offset + off - run.vaddr
     return int.from_bytes(data[at:at + 8], "little")
+
+
+AT_PAGESZ, AT_HWCAP = 6, 16
+HWCAP_PACA = 1 << 30  # arm64's hwcap bit for address pointer authentication
+
+
+def test_the_saved_auxv_is_what_proc_said(sample: Sample) -> None:
+    """mm's saved auxiliary vector equals /proc/PID/auxv at dump time: the page size (4096 here) and the
+    CPU's features (pointer authentication under -cpu max) are read from it, not assumed."""
+    truth = sample.truth
+    assert truth["machine"] == "aarch64" and truth["page_size"] == PAGE
+    for pid in processes(sample):
+        (mm,) = entries(sample, f"mm-{pid}.img")
+        saved = list(mm.mm_saved_auxv)
+        pairs = [tuple(p) for p in truth["auxv"][str(pid)]]
+        assert [tuple(saved[i:i + 2]) for i in range(0, len(pairs) * 2, 2)] == pairs
+        assert not any(saved[len(pairs) * 2:])  # CRIU pads the vector with zeros
+        aux = dict(pairs)
+        assert aux[AT_PAGESZ] == PAGE and aux[AT_HWCAP] & HWCAP_PACA

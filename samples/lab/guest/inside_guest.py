@@ -433,10 +433,26 @@ def runc_service(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
         doc = {"scenario": sc, "checkpoint": "runc-service", "engine": "runc", "container": name,
                "taken_at": (t0 + t1) / 2, "before": before, "after": after, "startup": startup,
                "service_state": json.loads(inside.control(pid, "state")), "control_replies": replies,
-               "service_token": inside.SERVICE_TOKEN, "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
+               "service_token": inside.SERVICE_TOKEN, "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06",
+               **machine_truth(before)}
         record(sc, "runc-service", dest, doc, engine="runc", container=name, binary=binary, **extra)
     finally:
         run("runc", "delete", "-f", name, check=False)
+
+
+def machine_truth(before: dict) -> dict:
+    """What /proc says about the machine and each process's auxiliary vector (the kernel's AT_* pairs, as
+    native words: AT_PAGESZ, AT_HWCAP...), by pid as CRIU numbers them: a reader must take the page size
+    and the CPU's features from there, not assume x86-64's."""
+    auxv = {}
+    for proc in before["processes"]:
+        try:
+            raw = Path(f"/proc/{proc['host_pid']}/auxv").read_bytes()
+        except OSError:
+            continue
+        words = [int.from_bytes(raw[i:i + 8], sys.byteorder) for i in range(0, len(raw) - len(raw) % 8, 8)]
+        auxv[str(proc["pid"])] = [words[i:i + 2] for i in range(0, len(words) - 1, 2)]
+    return {"machine": os.uname().machine, "page_size": PAGE, "kernel": os.uname().release, "auxv": auxv}
 
 
 def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
@@ -472,6 +488,7 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
            "service_state": json.loads(ctl("state")), "control_replies": replies, "before": before,
            "after": after, "startup": startup, "service_token": inside.SERVICE_TOKEN,
            "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
+    doc.update(machine_truth(before))
     record(sc, "service", dest, doc, engine="criu", binary=binary, **extra)
 
     with open(out / "counter.log", "wb") as log_out:
@@ -490,6 +507,7 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
     logged = (out / "counter.log").read_text().split()
     doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
            "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1]}
+    doc.update(machine_truth(before))
     record(sc, "counter", dest, doc, engine="criu", **extra)
     for p in (counter, svc):
         for child in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split():
