@@ -171,8 +171,9 @@ QEMU_PACKAGE = {"x86_64": "qemu-system-x86", "aarch64": "qemu-system-arm"}
 
 def boot(guest: Guest, kernel: Path, work: Path, console: Path, timeout: float = BOOT_TIMEOUT) -> int:
     # The job and results disks come first, so they are vda and vdb whatever the root disk is (NVMe).
+    append = f"console={CONSOLE[guest.arch]} root=/dev/nvme0n1 rootfstype=ext4 rw init=/cf-init panic=-1"
     cmd = [*MACHINE[guest.arch], "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-kernel", str(kernel),
-           "-append", f"console={CONSOLE[guest.arch]} root=/dev/nvme0n1 rootfstype=ext4 rw init=/cf-init panic=-1",
+           "-append", append,
            "-drive", f"file={guest.dir / 'root.img'},if=none,id=r,format=raw,snapshot=on",
            "-device", "nvme,drive=r,serial=r",
            "-drive", f"file={work / 'job.img'},if=virtio,format=raw,readonly=on",

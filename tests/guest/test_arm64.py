@@ -100,7 +100,8 @@ def test_arm64_images_decode_as_the_guests_crit_does(sample: Sample) -> None:
     assert decoded | undecoded == {i.name for i in images} and not decoded & undecoded
     raw = ("dump.log", "descriptors.json")
     assert all(n.startswith("pages-") or n.endswith(".tar.gz.img") or n in raw for n in undecoded), undecoded
-    assert {"core", "mm", "pagemap", "pstree", "inventory"} <= {n.split("-")[0].split(".")[0] for n in decoded}
+    kinds = {n.split("-")[0].split(".")[0] for n in decoded}
+    assert {"core", "mm", "pagemap", "pstree", "inventory"} <= kinds
 
 
 def test_the_tree_and_threads_are_what_proc_said(sample: Sample) -> None:
@@ -128,7 +129,8 @@ def test_cores_are_aarch64_with_the_registers_proc_showed(sample: Sample) -> Non
                 assert core.tc.comm == p["comm"]
             arm = core.ti_aarch64
             assert len(arm.gpregs.regs) == 31 and arm.pac_keys.pac_address_keys.pac_enabled_key != 0
-            nr, arg0, *_, sp, pc = (int(x, 16) if x.startswith("0x") else int(x) for x in t["syscall_raw"].split())
+            words = t["syscall_raw"].split()
+            nr, arg0, *_, sp, pc = (int(x, 16) if x.startswith("0x") else int(x) for x in words)
             assert nr == t["syscall"] >= 0, t
             regs = arm.gpregs
             assert (regs.regs[8], regs.regs[0], regs.sp, regs.pc + 4) == (nr, arg0, sp, pc), (sample, t)
