@@ -497,16 +497,24 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
     inside.DAEMONS.pids.append(counter.pid)
     inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print", 120)
     dest = out / "counter"
-    dest.mkdir()
-    before = truth.capture(counter.pid)
-    t0 = time.time()
-    run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job", timeout=600)
-    t1 = time.time()
-    after = truth.capture(counter.pid)
+    # The loop starts a new `sleep 1` every second: a dump during which it did is made again, so that
+    # the processes /proc showed before and after it are the ones the checkpoint holds.
+    for attempt in range(1, 4):
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir()
+        before = truth.capture(counter.pid)
+        t0 = time.time()
+        run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
+            "--shell-job", timeout=600)
+        t1 = time.time()
+        after = truth.capture(counter.pid)
+        if [q["pid"] for q in before["processes"]] == [q["pid"] for q in after["processes"]]:
+            break
+        log(f"{sc}: the counter's processes changed during dump {attempt}; dumping again")
     logged = (out / "counter.log").read_text().split()
     doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
-           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1]}
+           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1],
+           "attempts": attempt}
     doc.update(machine_truth(before))
     record(sc, "counter", dest, doc, engine="criu", **extra)
     for p in (counter, svc):
