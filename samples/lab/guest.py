@@ -211,7 +211,7 @@ def run_one(guest: Guest, out: Path, scenarios: list[str]) -> dict:
     doc = json.loads(meta.read_text()) if meta.exists() else {"failed": [{"scenario": "*", "error": "no lab.json"}]}
     guest_rc = (out / "rc").read_text().strip() if (out / "rc").exists() else "?"
     doc["guest"] = {"name": guest.name, "kernel": kernel.name, "seconds": round(seconds, 1), "qemu_exit": rc,
-                    "job_exit": guest_rc}
+                    "job_exit": guest_rc, "machine": " ".join(MACHINE[guest.arch])}
     if service is not None:
         doc["guest"]["service_sha256"] = hashlib.sha256(service).hexdigest()
     if guest_rc != "0" and not doc.get("failed"):
