@@ -40,7 +40,8 @@ from forensics.model.checkpoint import (
     TmpfsArchive,
 )
 from forensics.model.files import Memfd
-from forensics.model.process import Process
+from forensics.model import syscalls
+from forensics.model.process import Arch, Process
 
 PAGE_SIZE = 4096
 MAX_TMPFS_MEMBERS = 100_000
@@ -363,7 +364,18 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
             memories[proc.pid] = space
             count_pages(proc, space)
             argv_env(proc, mm[0], space, images.warn)
+            _prove_syscalls(proc, space)
     return proc
+
+
+def _prove_syscalls(proc: Process, space: AddressSpace) -> None:
+    """aarch64 threads: the system call x8 names, where the code at pc is in the checkpoint's own pages
+    (see forensics.model.syscalls; with clean file-backed code, the symbols floor completes it from the
+    binary)."""
+    word_at = syscalls.word_reader(space.read)
+    for th in proc.threads:
+        if th.syscall is None and th.registers is not None and th.registers.arch is not Arch.X86_64:
+            th.syscall, th.syscall_evidence = syscalls.syscall_of(th.registers, word_at)
 
 
 LOG_TAIL_LINES = 200
