@@ -43,7 +43,7 @@ from forensics.model.files import Memfd
 from forensics.model import syscalls
 from forensics.model.process import Arch, Process
 
-PAGE_SIZE = 4096
+PAGE_SIZE = 4096   # the fallback page size only: see page_size_of
 MAX_TMPFS_MEMBERS = 100_000
 # A tmpfs archive is only listed, but listing a gzip stream means inflating all of it.
 TMPFS_LIMITS = Limits(max_bytes=16 << 30)
@@ -133,6 +133,8 @@ class ImageSet:
 # ------------------------------------------------------------------ memory
 
 def page_size_of(mm: Any) -> int:
+    """A process's page size: the AT_PAGESZ entry of the auxv CRIU saved in its mm image (4K, 16K or 64K,
+    the sizes Linux runs with on x86_64 and arm64); PAGE_SIZE only when the auxv says nothing usable."""
     auxv = list(mm.mm_saved_auxv)
     for i in range(0, len(auxv) - 1, 2):
         if auxv[i] == AT_PAGESZ and auxv[i + 1] in (4096, 16384, 65536):
@@ -478,7 +480,8 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
     if info.pre_dump and not pstree:
         # A pre-dump has pages only: its processes are the pids of its pagemaps (forensics.memory.predump).
         for pid in predump.pids_of(images.names):
-            store = memory.store(f"pagemap-{pid}.img", PAGE_SIZE)
+            mm = images.entries(f"mm-{pid}.img")
+            store = memory.store(f"pagemap-{pid}.img", page_size_of(mm[0]) if mm else PAGE_SIZE)
             if store is not None:
                 proc, ck.memory[pid] = predump.memory_only_process(pid, store)
                 procs.append(proc)
