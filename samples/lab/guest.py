@@ -59,6 +59,7 @@ class Guest:
     name: str
     scenarios: tuple[str, ...]
     needs_service_binary: bool = False
+    arch: str = "x86_64"
 
     @property
     def dir(self) -> Path:
@@ -68,6 +69,8 @@ class Guest:
         if self.name == "amd64":
             lab.build_rootfs()
             cmd = [str(HERE / "guest" / "build-guest.sh"), str(lab.ROOTFS), str(self.dir)]
+        elif self.name == "arm64":
+            cmd = [str(HERE / "guest" / "build-arm64.sh"), str(self.dir)]
         else:
             cmd = [str(HERE / "guest" / "build-bookworm.sh"), str(self.dir)]
         subprocess.run(cmd, check=True)
@@ -87,8 +90,10 @@ class Guest:
 
 # amd64: the lab's trixie rootfs + Debian 13's cloud kernel (6.12, soft-dirty): CRIU 4.2.1, runc, Podman.
 # bookworm-amd64: Debian 12 minbase + its cloud kernel (6.1) and CRIU 3.17.
+# arm64: Debian 13 arm64 minbase + its cloud kernel, CRIU 4.2 from sid and gcc, under qemu-system-aarch64.
 GUESTS = (Guest("amd64", ("criu-chain", "runc-chain", "podman-chain")),
-          Guest("bookworm-amd64", ("criu-3.17",), needs_service_binary=True))
+          Guest("bookworm-amd64", ("criu-3.17",), needs_service_binary=True),
+          Guest("arm64", ("arm64",), arch="aarch64"))
 
 
 def ensure_image(guest: Guest) -> Path:
@@ -140,10 +145,21 @@ def job_tar(scenarios: list[str], service: bytes | None) -> bytes:
     return data + bytes(-len(data) % 512 or 0)
 
 
+# The machine each architecture's guest boots on. arm64: qemu's `virt` board (no firmware: -kernel boots
+# the Image directly, the device tree comes from qemu); see ARM64_CPU for the CPU.
+ARM64_CPU = "max,pauth-impdef=on"
+MACHINE = {
+    "x86_64": ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max"],
+    "aarch64": ["qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", ARM64_CPU],
+}
+CONSOLE = {"x86_64": "ttyS0", "aarch64": "ttyAMA0"}
+QEMU_PACKAGE = {"x86_64": "qemu-system-x86", "aarch64": "qemu-system-arm"}
+
+
 def boot(guest: Guest, kernel: Path, work: Path, console: Path, timeout: float = BOOT_TIMEOUT) -> int:
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1", "-nographic",
-           "-no-reboot", "-kernel", str(kernel),
-           "-append", "console=ttyS0 root=/dev/nvme0n1 rootfstype=ext4 rw init=/cf-init panic=-1",
+    # The job and results disks come first, so they are vda and vdb whatever the root disk is (NVMe).
+    cmd = [*MACHINE[guest.arch], "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-kernel", str(kernel),
+           "-append", f"console={CONSOLE[guest.arch]} root=/dev/nvme0n1 rootfstype=ext4 rw init=/cf-init panic=-1",
            "-drive", f"file={guest.dir / 'root.img'},if=none,id=r,format=raw,snapshot=on",
            "-device", "nvme,drive=r,serial=r",
            "-drive", f"file={work / 'job.img'},if=virtio,format=raw,readonly=on",
@@ -223,7 +239,7 @@ def run_guest(out: Path, scenarios: list[str]) -> int:
 
 
 # What a guest run adds to samples/: its scenarios and the binaries they ran (for symbols).
-BUNDLED = ("criu-chain", "runc-chain", "podman-chain", "criu-3.17", "guest-bin")
+BUNDLED = ("criu-chain", "runc-chain", "podman-chain", "criu-3.17", "arm64", "guest-bin")
 # Checked, not copied: the guest builds the service exactly as the host lab does.
 SAME_AS_HOST = ("service-bin/service",)
 
@@ -275,11 +291,15 @@ def main() -> int:
     if os.geteuid() != 0:
         print("guest: needs root (it builds a rootfs and a disk image)", file=sys.stderr)
         return 77
-    if shutil.which("qemu-system-x86_64") is None:
-        print("guest: qemu-system-x86_64 is not installed (Debian: qemu-system-x86)", file=sys.stderr)
-        return 1
+    wanted = [g for g in GUESTS if args.cmd == "image" or not args.scenarios
+              or set(g.scenarios) & set(args.scenarios)]
+    for g in wanted:
+        qemu = MACHINE[g.arch][0]
+        if shutil.which(qemu) is None:
+            print(f"guest: {qemu} is not installed (Debian: {QEMU_PACKAGE[g.arch]})", file=sys.stderr)
+            return 1
     if args.cmd == "image":
-        for guest in GUESTS:
+        for guest in wanted:
             print(ensure_image(guest))
         return 0
     return run_guest(args.out, args.scenarios)

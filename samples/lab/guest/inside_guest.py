@@ -14,6 +14,8 @@ address). Standard library only; runs with the guest rootfs's python3 as a child
 
 and, in the bookworm guest (Debian 12, CRIU 3.17):
   criu-3.17     plain `criu dump --leave-running` of the service and of the seed's busybox counter
+and, in the arm64 guest (Debian 13 arm64, CRIU 4.2 from sid):
+  arm64         the same two dumps, of the service built by the guest's gcc and of busybox's counter
 
 Usage: inside_guest.py [SCENARIO ...]
 """
@@ -370,18 +372,47 @@ def scenario_old_criu() -> None:
     """Checkpoints in an older CRIU's format: Debian 12's CRIU 3.17 on Debian 12's kernel, plain
     `criu dump --leave-running` of the lab's service run directly and of the seed's busybox counter;
     the reference is crit 3.17's JSON."""
-    sc = "criu-3.17"
+    plain_dumps("criu-3.17", JOB_SERVICE, "service-bin/service", {"criu": "3.17"})
+
+
+# ---------------------------------------------------------------- arm64 (the arm64 guest)
+
+ARM64_SERVICE = Path("/tmp/cf-bin/service-arm64")
+
+
+def scenario_arm64() -> None:
+    """Checkpoints of another architecture: the arm64 guest's CRIU 4.2 (Debian sid), plain `criu dump
+    --leave-running` of the lab's service, built here by the guest's own gcc from the same source with the
+    host lab's flags, and of the seed's busybox counter (Debian's arm64 busybox-static)."""
+    sc = "arm64"
+    keep = OUT / sc / "bin"
+    keep.mkdir(parents=True, exist_ok=True)
+    if not Path("/lab").exists():
+        os.symlink(LAB, "/lab")
+    ARM64_SERVICE.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    run("gcc", "-static", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra",
+        "-o", str(ARM64_SERVICE), "/lab/service/service.c", timeout=900)
+    log(f"arm64: gcc built the service in {time.time() - t0:.1f} s")
+    shutil.copy2(ARM64_SERVICE, keep / "service")
+    plain_dumps(sc, ARM64_SERVICE, f"{sc}/bin/service", {"arch": "aarch64"})
+
+
+def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
+    """Plain `criu dump --leave-running --shell-job` of the lab's service run directly (checkpoint
+    `service`) and of the seed's busybox counter (`counter`), each with /proc around it and crit's JSON.
+    `binary` is where the service's executable lies in the bundle; `extra` goes into both index entries."""
     out = OUT / sc
     out.mkdir(parents=True, exist_ok=True)
-    work = Path("/tmp/cf-old")
+    work = Path(f"/tmp/cf-plain-{sc}")
     work.mkdir(exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "SERVICE_TOKEN": inside.SERVICE_TOKEN}
     with open(out / "service.stdout", "wb") as stdout:
-        svc = subprocess.Popen([str(JOB_SERVICE), "--port", str(inside.SERVICE_PORT), "--dir", str(work)],
+        svc = subprocess.Popen([str(service_bin), "--port", str(inside.SERVICE_PORT), "--dir", str(work)],
                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT, env=env,
                                start_new_session=True, cwd=str(work))
     inside.DAEMONS.pids.append(svc.pid)
-    inside.wait_for(lambda: b"READY" in (out / "service.stdout").read_bytes(), "the service to be ready")
+    inside.wait_for(lambda: b"READY" in (out / "service.stdout").read_bytes(), "the service to be ready", 120)
     startup = json.loads((out / "service.stdout").read_text().splitlines()[0])
 
     def ctl(cmd: str) -> str:
@@ -393,39 +424,39 @@ def scenario_old_criu() -> None:
     before = truth.capture(svc.pid)
     t0 = time.time()
     run("criu", "dump", "-t", str(svc.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job")
+        "--shell-job", timeout=600)
     t1 = time.time()
     after = truth.capture(svc.pid)
     doc = {"scenario": sc, "checkpoint": "service", "engine": "criu", "taken_at": (t0 + t1) / 2,
            "service_state": json.loads(ctl("state")), "control_replies": replies, "before": before,
            "after": after, "startup": startup, "service_token": inside.SERVICE_TOKEN,
            "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
-    record(sc, "service", dest, doc, engine="criu", binary="service-bin/service", criu="3.17")
+    record(sc, "service", dest, doc, engine="criu", binary=binary, **extra)
 
     with open(out / "counter.log", "wb") as log_out:
         counter = subprocess.Popen(["busybox", "sh", "-c", inside.SEED_CMD], stdin=subprocess.DEVNULL,
                                    stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True)
     inside.DAEMONS.pids.append(counter.pid)
-    inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print")
+    inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print", 120)
     dest = out / "counter"
     dest.mkdir()
     before = truth.capture(counter.pid)
     t0 = time.time()
     run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job")
+        "--shell-job", timeout=600)
     t1 = time.time()
     after = truth.capture(counter.pid)
     logged = (out / "counter.log").read_text().split()
     doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
            "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1]}
-    record(sc, "counter", dest, doc, engine="criu", criu="3.17")
+    record(sc, "counter", dest, doc, engine="criu", **extra)
     for p in (counter, svc):
         for child in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split():
             inside._stop_pid(int(child))
 
 
 SCENARIOS = {"criu-chain": scenario_criu_chain, "runc-chain": scenario_runc_chain,
-             "podman-chain": scenario_podman_chain, "criu-3.17": scenario_old_criu}
+             "podman-chain": scenario_podman_chain, "criu-3.17": scenario_old_criu, "arm64": scenario_arm64}
 # Which scenarios build the lab's programs with the guest's gcc (the bookworm guest has none).
 BUILDS = {"criu-chain", "runc-chain", "podman-chain"}
 
