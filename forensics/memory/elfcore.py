@@ -40,7 +40,12 @@ from forensics.model.vma import Vma
 
 DEFAULT_PAGE = 4096   # only when neither the process nor the page store says otherwise
 EM_X86_64, EM_AARCH64 = 62, 183
-NT_ARM_TLS = 0x401
+NT_ARM_TLS, NT_ARM_PAC_MASK = 0x401, 0x406
+AT_HWCAP, HWCAP_PACA = 16, 1 << 30
+# user_pac_mask for a process whose mappings all lie below 2**48: the kernel's GENMASK(54, vabits) with
+# 48 bits of user address space (a 52-bit kernel signs bits 52-54 of such addresses: the same mask
+# clears them and only zero bits besides).
+PAC_MASK_48 = ((1 << 55) - 1) & ~((1 << 48) - 1)
 PT_LOAD, PT_NOTE = 1, 4
 PF_X, PF_W, PF_R = 1, 2, 4
 NT_PRSTATUS, NT_FPREGSET, NT_PRPSINFO, NT_AUXV = 1, 2, 3, 6
@@ -332,7 +337,10 @@ def notes(proc: Process) -> bytes:
 
 def _aarch64_notes(proc: Process, threads: list[Thread]) -> bytes:
     """The kernel's aarch64 order: NT_PRSTATUS (+ NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE for the first
-    thread), NT_PRFPREG, NT_ARM_TLS."""
+    thread), NT_PRFPREG, NT_ARM_TLS, and NT_ARM_PAC_MASK where the auxv's AT_HWCAP says the process had
+    pointer authentication (gdb needs the mask to strip signed return addresses when it unwinds)."""
+    auxv = dict(zip(proc.auxv[::2], proc.auxv[1::2], strict=False))
+    pac = bool(auxv.get(AT_HWCAP, 0) & HWCAP_PACA) and all(v.end <= 1 << 48 for v in proc.vmas)
     out = []
     for i, t in enumerate(threads):
         out.append(_note(b"CORE", NT_PRSTATUS, prstatus(proc, t)))
@@ -349,6 +357,8 @@ def _aarch64_notes(proc: Process, threads: list[Thread]) -> bytes:
         tls = t.registers.gp.get("tpidr_el0") if t.registers is not None else None
         if tls is not None:
             out.append(_note(b"LINUX", NT_ARM_TLS, struct.pack("<Q", tls)))
+        if pac:
+            out.append(_note(b"LINUX", NT_ARM_PAC_MASK, struct.pack("<QQ", PAC_MASK_48, PAC_MASK_48)))
     return b"".join(out)
 
 

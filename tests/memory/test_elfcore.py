@@ -65,7 +65,8 @@ def gdb_lines(text: str) -> dict[int, list[tuple[str, int]]]:
             lwp = int(m.group(1))
             out[lwp] = []
             continue
-        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(.*\) at \S+:(\d+)$", line)
+        # aarch64: gdb marks a return address signed by pointer authentication "0x... [PAC] in".
+        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ (?:\[PAC\] )?in )?(\S+) \(.*\) at \S+:(\d+)$", line)
         if m and lwp is not None:
             out[lwp].append((m.group(1), int(m.group(2))))
     return out
@@ -96,7 +97,7 @@ def gdb_threads(text: str) -> dict[int, list[int]]:
             lwp = int(m.group(1))
             out[lwp] = []
             continue
-        m = re.match(r"#\d+\s+0x([0-9a-f]+) in ", line)
+        m = re.match(r"#\d+\s+0x([0-9a-f]+) (?:\[PAC\] )?in ", line)
         if m and lwp is not None:
             out[lwp].append(int(m.group(1), 16))
         elif re.match(r"#0\s+\w", line) and lwp is not None:
