@@ -60,10 +60,7 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
     if code is not None and str(regs.arch) in ARCHES:
         stop.instructions = disassemble(code, start, ip, function_start=fn_start, before=6, after=4,
                                         arch=str(regs.arch))
-    if thread.syscall is None and regs.arch is not Arch.X86_64:
-        # aarch64: the code at pc (now readable from the binary) proves the call x8 names, or nothing.
-        thread.syscall, thread.syscall_evidence = syscall_of(
-            regs, word_reader(lambda a, n: code_bytes(space, sym, a, n)))
+    prove_syscall(thread, space, sym)
     if space is not None and regs.sp is not None:
         pages: dict[int, bytes] = {}
         size = proc.page_size
@@ -96,6 +93,26 @@ def thread_stop(proc: Process, thread: Thread, space: AddressSpace | None, sym: 
                        for fr in chain.frames]
         stop.stack_hits = [(h, sym.symbolize(h.value, return_address=True)) for h in chain.stack_hits]
     return stop
+
+
+def prove_syscall(thread: Thread, space: AddressSpace | None, sym: Symbolizer) -> None:
+    """aarch64 (any arch without orig_ax): the code at pc, read from the binary when its page was not
+    dumped, proves the call x8 names, or nothing is said (forensics.model.syscalls). Completes the model's
+    Thread, which the loader could not prove from the checkpoint's own pages."""
+    regs = thread.registers
+    if thread.syscall is None and regs is not None and regs.arch is not Arch.X86_64:
+        thread.syscall, thread.syscall_evidence = syscall_of(
+            regs, word_reader(lambda a, n: code_bytes(space, sym, a, n)))
+
+
+def prove_syscalls(ck, resolver) -> None:  # noqa: ANN001 - Checkpoint, BinaryResolver
+    """`prove_syscall` for every thread of a checkpoint, for outputs that show threads without stops."""
+    for p in ck.processes:
+        if any(t.syscall is None and t.registers is not None and t.registers.arch is not Arch.X86_64
+               for t in p.threads):
+            with symbolizer(p, resolver) as sym:
+                for t in p.threads:
+                    prove_syscall(t, ck.memory.get(p.pid), sym)
 
 
 def symbolizer(proc: Process, resolver) -> Symbolizer:  # noqa: ANN001

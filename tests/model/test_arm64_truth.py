@@ -192,3 +192,15 @@ def test_the_service_globals_read_through_symbols_are_what_it_logged() -> None:
         assert found is not None and found.value + mod.bias == state["addr"]["request_counter"]  # type: ignore[operator]
     value = struct.unpack("<Q", ck.memory[proc.pid].read(state["addr"]["request_counter"], 8))[0]
     assert value == state["request_counter"]
+
+
+def test_outputs_without_stops_get_the_proven_syscalls_too() -> None:
+    """The report shows threads without computing stops: giving it the binaries proves the calls."""
+    from forensics.report.assemble import BinarySymbols
+
+    s = sample("service")
+    ck = load_directory(s.images)  # type: ignore[arg-type]
+    assert all(t.syscall is None for p in ck.processes for t in p.threads)  # text pages are not dumped
+    BinarySymbols(ck, resolver(s)).close()
+    truth = truth_threads(s)
+    assert all(t.syscall == raw(truth[t.tid])[0] for p in ck.processes for t in p.threads)
