@@ -204,3 +204,20 @@ def test_outputs_without_stops_get_the_proven_syscalls_too() -> None:
     BinarySymbols(ck, resolver(s)).close()
     truth = truth_threads(s)
     assert all(t.syscall == raw(truth[t.tid])[0] for p in ck.processes for t in p.threads)
+
+
+@pytest.mark.parametrize("name", ["service", "counter"])
+def test_arch_sensitive_findings_stay_quiet_on_clean_arm64_processes(name: str) -> None:
+    """Nothing in these processes is writable and executable or anonymous and executable, and the one
+    text page CRIU's parasite dumped equals the binary: no finding may say otherwise. (Their memory maps
+    from /proc agree: no rwx mapping.)"""
+    from forensics.findings.rules import findings
+
+    s = sample(name)
+    assert not any("w" in m["perms"] and "x" in m["perms"] for p in s.truth["before"]["processes"] for m in p["maps"])
+    ck = model(s.images)  # type: ignore[arg-type]
+    ids = {f.rule for f in findings(ck, resolver=resolver(s))}
+    assert not ids & {"rwx-memory", "anon-exec-memory", "patched-code", "fileless-exe"}, ids
+    dumped_text = [v for p in ck.processes for v in p.vmas if v.prot & 4 and v.kind == "file" and v.held_pages]
+    if s.entry.get("binary"):
+        assert dumped_text  # patched_code compared real dumped code pages with the binary
