@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.memory.space import AddressSpace, MemoryGap, space_of
 from forensics.model.process import Arch, Process, Thread
 from forensics.model.syscalls import syscall_of, word_reader
 from forensics.symbols.disasm import ARCHES, Instruction, disassemble
@@ -112,7 +112,7 @@ def prove_syscalls(ck, resolver) -> None:  # noqa: ANN001 - Checkpoint, BinaryRe
                for t in p.threads):
             with symbolizer(p, resolver) as sym:
                 for t in p.threads:
-                    prove_syscall(t, ck.memory.get(p.pid), sym)
+                    prove_syscall(t, space_of(ck, p.pid), sym)
 
 
 def symbolizer(proc: Process, resolver) -> Symbolizer:  # noqa: ANN001
@@ -127,7 +127,7 @@ def stops_for(ck, resolver) -> dict[tuple[int, int], Stop]:  # noqa: ANN001 - Ch
     for p in ck.processes:
         sym = symbolizer(p, resolver)
         for t in p.threads:
-            stop = thread_stop(p, t, ck.memory.get(p.pid), sym)
+            stop = thread_stop(p, t, space_of(ck, p.pid), sym)
             if stop is not None:
                 out[(p.pid, t.tid)] = stop
     return out

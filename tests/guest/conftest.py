@@ -27,8 +27,8 @@ def _guest_run(tmp_path_factory: pytest.TempPathFactory, label: str, scenarios: 
     if os.geteuid() != 0:
         _lab_unavailable("the guest lab needs root to build its disk image")
     out = tmp_path_factory.mktemp(label) / "run"
-    p = subprocess.run([sys.executable, str(GUEST), "run", "--out", str(out), *scenarios], capture_output=True,
-                       text=True, check=False)
+    p = subprocess.run([sys.executable, str(GUEST), "run", "--out", str(out), *scenarios],
+                       capture_output=True, text=True, check=False)
     if p.returncode == 77:
         _lab_unavailable(p.stderr.strip())
     if p.returncode != 0 or not (out / "index.json").exists():

@@ -2,9 +2,9 @@
 # Build (once) the arm64 guest's disk image: Debian 13 (trixie) arm64 minbase made with a two-stage
 # debootstrap (the second stage runs arm64 binaries through qemu-user-static and binfmt_misc), CRIU 4.2
 # and its crit/pycriu from sid (like the host lab's rootfs), python3, gcc (the guest builds the lab's
-# programs itself, with the compiler of the system it checkpoints), busybox-static, and trixie's
-# linux-image-cloud-arm64 unpacked (see KERNEL below for what it has built in), plus the guest's init;
-# packed into ext4 with `mkfs.ext4 -d`.
+# programs itself, with the compiler of the system it checkpoints), busybox-static, runc, iptables, and
+# trixie's linux-image-cloud-arm64 unpacked (see KERNEL below for what it has built in), plus the
+# guest's init; packed into ext4 with `mkfs.ext4 -d`.
 # Idempotent: a stamp file marks each finished stage.
 # Usage: build-arm64.sh GUEST_DIR
 set -euo pipefail
@@ -18,21 +18,25 @@ stage_done() { grep -qx "$1" "$STAMP" 2>/dev/null; }
 mark() { echo "$1" >>"$STAMP"; }
 
 if [ "$(id -u)" != 0 ]; then echo "build-arm64: needs root" >&2; exit 77; fi
-need=()
-command -v debootstrap >/dev/null || need+=(debootstrap)
-[ -x /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] || need+=(qemu-user-static)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "${need[@]}"
-fi
-# arm64 programs run on this x86-64 host through qemu-user: registered with binfmt_misc (flag F: the
-# interpreter is opened now, so it works inside the chroot without a copy of it there). Registering is
-# global to the running kernel but changes nothing for other binaries; a registration already there stays.
-[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
-fi
-grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || { echo "build-arm64: binfmt qemu-aarch64 disabled" >&2; exit 1; }
+host_runs_arm64() {
+  # Every stage below runs arm64 programs (debootstrap's second stage, apt, dpkg, depmod) on this x86-64
+  # host through qemu-user, registered with binfmt_misc (flag F: the interpreter is opened at
+  # registration, so it works inside the chroot without a copy of it there). Registering is global to the
+  # running kernel but changes nothing for other binaries; a registration already there stays. Booting the
+  # finished image needs none of this.
+  local need=()
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  [ -x /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] || need+=(qemu-user-static)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "${need[@]}"
+  fi
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
+  fi
+  grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || { echo "build-arm64: binfmt qemu-aarch64 disabled" >&2; exit 1; }
+}
 mkdir -p "$GUEST"
 
 in_root() {
@@ -46,13 +50,15 @@ in_root() {
 }
 
 if ! stage_done debootstrap; then
+  host_runs_arm64
   rm -rf "$ROOT"; mkdir -p "$ROOT"; : >"$STAMP"
   debootstrap --arch=arm64 --variant=minbase --foreign trixie "$ROOT" "$MIRROR"
   chroot "$ROOT" /debootstrap/debootstrap --second-stage
   mark debootstrap
 fi
 
-if ! stage_done packages; then
+if ! stage_done packages-v2; then
+  host_runs_arm64
   cat >"$ROOT/etc/apt/sources.list" <<SRC
 deb $MIRROR trixie main
 deb $MIRROR sid main
@@ -69,14 +75,17 @@ Pin-Priority: 100
 PREF
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
   in_root "${APT[@]}" update -qq
+  # runc for the runc checkpoint; iptables because CRIU locks a container's network with
+  # iptables-restore while it dumps (runc checkpoint fails without it).
   in_root "${APT[@]}" install -y -qq --no-install-recommends \
-    python3 python3-protobuf gcc libc6-dev busybox-static iproute2 kmod procps util-linux
+    python3 python3-protobuf gcc libc6-dev busybox-static iproute2 kmod procps util-linux runc iptables
   in_root "${APT[@]}" install -y -qq --no-install-recommends -t sid criu python3-pycriu
   in_root "${APT[@]}" clean
-  mark packages
+  mark packages-v2
 fi
 
 if ! stage_done kernel; then
+  host_runs_arm64
   # KERNEL: trixie's cloud kernel for arm64, unpacked (not installed: no initramfs-tools run).
   in_root "${APT[@]}" update -qq
   pkg=$(in_root apt-cache depends --no-recommends --no-suggests linux-image-cloud-arm64 \

@@ -15,7 +15,8 @@ address). Standard library only; runs with the guest rootfs's python3 as a child
 and, in the bookworm guest (Debian 12, CRIU 3.17):
   criu-3.17     plain `criu dump --leave-running` of the service and of the seed's busybox counter
 and, in the arm64 guest (Debian 13 arm64, CRIU 4.2 from sid):
-  arm64         the same two dumps, of the service built by the guest's gcc and of busybox's counter
+  arm64         the same two dumps, of the service built by the guest's gcc and of busybox's counter, and
+                `runc checkpoint --leave-running` of that service in a runc container
 
 Usage: inside_guest.py [SCENARIO ...]
 """
@@ -396,6 +397,62 @@ def scenario_arm64() -> None:
     log(f"arm64: gcc built the service in {time.time() - t0:.1f} s")
     shutil.copy2(ARM64_SERVICE, keep / "service")
     plain_dumps(sc, ARM64_SERVICE, f"{sc}/bin/service", {"arch": "aarch64"})
+    runc_service(sc, ARM64_SERVICE, f"{sc}/bin/service", {"arch": "aarch64"})
+
+
+def runc_service(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
+    """`runc checkpoint --leave-running` of the service in a runc container (busybox rootfs, its own
+    namespaces, the container's loopback-only network): checkpoint `runc-service`, images and CRIU's
+    dump.log in one directory (runc's default work path), /proc around it, crit's JSON."""
+    name = "cf-svc"
+    b = Path(f"/tmp/cf-bundle-{sc}")
+    inside.busybox_rootfs(b / "rootfs")
+    shutil.copy2(service_bin, b / "rootfs/usr/local/bin/service")
+    run("runc", "spec", "--bundle", str(b))
+    spec = json.loads((b / "config.json").read_text())
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["/usr/local/bin/service", "--port", str(inside.SERVICE_PORT), "--dir", "/tmp"]
+    spec["process"]["env"] += [f"SERVICE_TOKEN={inside.SERVICE_TOKEN}"]
+    spec["root"]["readonly"] = False
+    spec["hostname"] = "cf-arm64"
+    (b / "config.json").write_text(json.dumps(spec, indent=1))
+    runc_detached("runc", "run", "-d", "--bundle", str(b), name)
+    try:
+        pid = runc_pid(name)
+        probe = f"import socket;socket.create_connection(('127.0.0.1',{inside.SERVICE_PORT}),2)"
+        inside.wait_for(lambda: run("nsenter", "-t", str(pid), "-n", "python3", "-c", probe,
+                                    check=False).returncode == 0, "the service in runc", 120)
+        startup = json.loads(inside.control(pid, "state"))
+        replies = [inside.control(pid, c) for c in ("add 4", "add 1006", "shared 5")]
+        dest = OUT / sc / "runc-service"
+        before = truth.capture(pid)
+        t0 = time.time()
+        runc_detached("runc", "checkpoint", "--leave-running", "--image-path", str(dest), name)
+        t1 = time.time()
+        after = truth.capture(pid)
+        doc = {"scenario": sc, "checkpoint": "runc-service", "engine": "runc", "container": name,
+               "taken_at": (t0 + t1) / 2, "before": before, "after": after, "startup": startup,
+               "service_state": json.loads(inside.control(pid, "state")), "control_replies": replies,
+               "service_token": inside.SERVICE_TOKEN, "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06",
+               **machine_truth(before)}
+        record(sc, "runc-service", dest, doc, engine="runc", container=name, binary=binary, **extra)
+    finally:
+        run("runc", "delete", "-f", name, check=False)
+
+
+def machine_truth(before: dict) -> dict:
+    """What /proc says about the machine and each process's auxiliary vector (the kernel's AT_* pairs, as
+    native words: AT_PAGESZ, AT_HWCAP...), by pid as CRIU numbers them: a reader must take the page size
+    and the CPU's features from there, not assume x86-64's."""
+    auxv = {}
+    for proc in before["processes"]:
+        try:
+            raw = Path(f"/proc/{proc['host_pid']}/auxv").read_bytes()
+        except OSError:
+            continue
+        words = [int.from_bytes(raw[i:i + 8], sys.byteorder) for i in range(0, len(raw) - len(raw) % 8, 8)]
+        auxv[str(proc["pid"])] = [words[i:i + 2] for i in range(0, len(words) - 1, 2)]
+    return {"machine": os.uname().machine, "page_size": PAGE, "kernel": os.uname().release, "auxv": auxv}
 
 
 def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
@@ -431,6 +488,7 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
            "service_state": json.loads(ctl("state")), "control_replies": replies, "before": before,
            "after": after, "startup": startup, "service_token": inside.SERVICE_TOKEN,
            "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
+    doc.update(machine_truth(before))
     record(sc, "service", dest, doc, engine="criu", binary=binary, **extra)
 
     with open(out / "counter.log", "wb") as log_out:
@@ -439,16 +497,25 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
     inside.DAEMONS.pids.append(counter.pid)
     inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print", 120)
     dest = out / "counter"
-    dest.mkdir()
-    before = truth.capture(counter.pid)
-    t0 = time.time()
-    run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job", timeout=600)
-    t1 = time.time()
-    after = truth.capture(counter.pid)
+    # The loop starts a new `sleep 1` every second: a dump during which it did is made again, so that
+    # the processes /proc showed before and after it are the ones the checkpoint holds.
+    for attempt in range(1, 4):
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir()
+        before = truth.capture(counter.pid)
+        t0 = time.time()
+        run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
+            "--shell-job", timeout=600)
+        t1 = time.time()
+        after = truth.capture(counter.pid)
+        if [q["pid"] for q in before["processes"]] == [q["pid"] for q in after["processes"]]:
+            break
+        log(f"{sc}: the counter's processes changed during dump {attempt}; dumping again")
     logged = (out / "counter.log").read_text().split()
     doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
-           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1]}
+           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1],
+           "attempts": attempt}
+    doc.update(machine_truth(before))
     record(sc, "counter", dest, doc, engine="criu", **extra)
     for p in (counter, svc):
         for child in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split():
