@@ -51,6 +51,15 @@ def sample(name: str) -> Sample:
     return next(s for s in samples() if s.name == name)
 
 
+# Every arm64 checkpoint, and those of the service with its binary (plain criu and runc).
+ALL = [s.name for s in arm64_samples()]
+SERVICES = [s.name for s in arm64_samples() if s.entry.get("binary") and "service_state" in s.truth]
+
+
+def test_the_arm64_samples_are_there() -> None:
+    assert set(ALL) >= {"service", "counter"} and "service" in SERVICES
+
+
 @functools.cache
 def model(images: Path) -> Checkpoint:
     return load_directory(images)
@@ -75,7 +84,7 @@ def mapping_of(proc: Process, address: int):  # noqa: ANN201 - a Vma
     return next((v for v in proc.vmas if v.start <= address < v.end), None)
 
 
-@pytest.mark.parametrize("name", ["service", "counter"])
+@pytest.mark.parametrize("name", ALL)
 def test_registers_are_aarch64_under_their_names_and_where_proc_saw_them(name: str) -> None:
     s = sample(name)
     ck = model(s.images)  # type: ignore[arg-type]
@@ -102,8 +111,9 @@ def test_registers_are_aarch64_under_their_names_and_where_proc_saw_them(name: s
             assert r.gp["x8"] == number, th.tid             # x8 is the call's number, as /proc says
 
 
-def test_the_service_threads_syscalls_are_proven_from_the_code_at_pc() -> None:
-    s = sample("service")
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_service_threads_syscalls_are_proven_from_the_code_at_pc(name: str) -> None:
+    s = sample(name)
     ck = load_directory(s.images)  # type: ignore[arg-type]
     truth = truth_threads(s)
     stops = stops_for(ck, resolver(s))
@@ -137,22 +147,32 @@ def test_without_the_binary_no_syscall_is_claimed() -> None:
                for th in threads)
 
 
-@pytest.mark.parametrize("name", ["service", "counter"])
+@pytest.mark.parametrize("name", ALL)
 def test_page_size_is_the_auxvs(name: str) -> None:
     s = sample(name)
     ck = model(s.images)  # type: ignore[arg-type]
+    truth_auxv = s.truth.get("auxv", {})
+    compared = 0
     for proc in ck.processes:
         auxv = dict(zip(proc.auxv[::2], proc.auxv[1::2], strict=False))
         assert proc.page_size == auxv[AT_PAGESZ] and proc.page_size in (4096, 16384, 65536)
+        if "page_size" in s.truth:   # the guest's own answer (getconf PAGESIZE) at dump time
+            assert proc.page_size == s.truth["page_size"]
+        if str(proc.pid) in truth_auxv:  # /proc/PID/auxv before the dump: CRIU saved the same vector
+            pairs = [list(x) for x in zip(proc.auxv[::2], proc.auxv[1::2], strict=False)]
+            assert pairs[:len(truth_auxv[str(proc.pid)])] == truth_auxv[str(proc.pid)]
+            compared += 1
         assert ck.memory[proc.pid].store.page_size == proc.page_size
         maps = {(m["start"], m["end"]) for p in s.truth["before"]["processes"] if p["pid"] == proc.pid
                 for m in p["maps"]}
         assert all(v.start % proc.page_size == 0 and v.end % proc.page_size == 0 for v in proc.vmas)
         assert {(v.start, v.end) for v in proc.vmas} <= maps | {(v.start, v.end) for v in proc.vmas if v.kind == "vvar"}
+    assert compared == (len(ck.processes) if truth_auxv else 0)
 
 
-def test_the_service_threads_unwind_through_their_own_code_to_their_start() -> None:
-    s = sample("service")
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_service_threads_unwind_through_their_own_code_to_their_start(name: str) -> None:
+    s = sample(name)
     ck = load_directory(s.images)  # type: ignore[arg-type]
     stops = stops_for(ck, resolver(s))
     checked = 0
@@ -178,10 +198,11 @@ def test_the_service_threads_unwind_through_their_own_code_to_their_start() -> N
     assert checked == 5
 
 
-def test_the_service_globals_read_through_symbols_are_what_it_logged() -> None:
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_service_globals_read_through_symbols_are_what_it_logged(name: str) -> None:
     """The symbol table of the arm64 binary, its load bias (static, non-PIE: 0) and the dumped data pages
     agree with the values the service reported about itself before the dump."""
-    s = sample("service")
+    s = sample(name)
     state = s.truth["service_state"]
     ck = model(s.images)  # type: ignore[arg-type]
     proc = ck.process(state["pid"])
@@ -194,11 +215,12 @@ def test_the_service_globals_read_through_symbols_are_what_it_logged() -> None:
     assert value == state["request_counter"]
 
 
-def test_outputs_without_stops_get_the_proven_syscalls_too() -> None:
+@pytest.mark.parametrize("name", SERVICES)
+def test_outputs_without_stops_get_the_proven_syscalls_too(name: str) -> None:
     """The report shows threads without computing stops: giving it the binaries proves the calls."""
     from forensics.report.assemble import BinarySymbols
 
-    s = sample("service")
+    s = sample(name)
     ck = load_directory(s.images)  # type: ignore[arg-type]
     assert all(t.syscall is None for p in ck.processes for t in p.threads)  # text pages are not dumped
     BinarySymbols(ck, resolver(s)).close()
@@ -206,7 +228,7 @@ def test_outputs_without_stops_get_the_proven_syscalls_too() -> None:
     assert all(t.syscall == raw(truth[t.tid])[0] for p in ck.processes for t in p.threads)
 
 
-@pytest.mark.parametrize("name", ["service", "counter"])
+@pytest.mark.parametrize("name", ALL)
 def test_arch_sensitive_findings_stay_quiet_on_clean_arm64_processes(name: str) -> None:
     """Nothing in these processes is writable and executable or anonymous and executable, and the one
     text page CRIU's parasite dumped equals the binary: no finding may say otherwise. (Their memory maps
