@@ -24,9 +24,12 @@ def _addr(v: int | None) -> str:
     return "" if v is None else f"0x{v:x}"
 
 
-def _short_time(t: str | None) -> str:
-    """ISO time as `YYYY-MM-DD HH:MM:SS` (UTC, as the targets carry it; JSON keeps it whole)."""
-    return "" if not t else t.replace("T", " ")[:19]
+def _short_time(t: str | None, source: str | None) -> str:
+    """ISO time as `YYYY-MM-DD HH:MM:SS (where it was read)`, UTC as the targets carry it: a file mtime
+    must not pass for the time a checkpoint was taken (JSON keeps both whole, as time and time_source)."""
+    if not t:
+        return ""
+    return t.replace("T", " ")[:19] + (f" ({source})" if source else " (source unknown)")
 
 
 def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Table:
@@ -36,7 +39,7 @@ def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Ta
     t = Table(kind, title=title)
     for r in rows:
         values = {"checkpoint": r.checkpoint, "container": r.container, "pod": r.pod,
-                  "namespace": r.namespace, "time": _short_time(r.time), "status": r.status.value,
+                  "namespace": r.namespace, "time": _short_time(r.time, r.time_source), "status": r.status.value,
                   "count": r.count, "error": r.error}
         h = r.hit
         values.update(pid=h.pid if h else None, address=h.address if h else None, what=h.what if h else None,
@@ -81,7 +84,7 @@ def page(h: Hunt, rows: list[Row], per_checkpoint: bool, reports: dict[str, str]
     for r in rows:
         n = index.get(r.ref, 0)
         cells = [el("td", el("a", r.checkpoint, href=f"#ck-{n}")), el("td", r.container or ""),
-                 el("td", r.pod or ""), el("td", r.namespace or ""), el("td", r.time or ""),
+                 el("td", r.pod or ""), el("td", r.namespace or ""), el("td", _short_time(r.time, r.time_source)),
                  el("td", r.status.value)]
         if per_checkpoint:
             cells.append(el("td", str(r.count)))

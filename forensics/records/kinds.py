@@ -159,7 +159,7 @@ PYTHON_FRAME = record(
 _HUNT_WHERE = (
     C("checkpoint", "CHECKPOINT", K.EVIDENCE), C("container", "CONTAINER", K.EVIDENCE),
     C("pod", "POD", K.EVIDENCE, quiet_when_zero=True), C("namespace", "NAMESPACE", K.EVIDENCE, quiet_when_zero=True),
-    C("time", "TIME (UTC)", K.WORD, "when the checkpoint was taken (JSON keeps its source)"),
+    C("time", "TIME (UTC, SOURCE)", K.WORD, "when the checkpoint was taken, and where that time was read"),
     C("status", "STATUS", K.WORD, "ok, partial or failed"))
 
 HUNT_HIT = record(
