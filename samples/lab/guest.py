@@ -88,15 +88,19 @@ class Guest:
 
     def current(self) -> bool:
         """The cached image is complete (every stage its build script names is stamped: a stage added
-        later is built then) and newer than its init and its build stages."""
+        later is built then), packs the current init and is newer than its build stages."""
         img = self.dir / "root.img"
         if not img.is_file() or self.kernel() is None or not (self.dir / ".stamp").exists():
             return False
         stages = set(re.findall(r"stage_done ([\w.-]+);", self.script.read_text()))
         if not stages <= set((self.dir / ".stamp").read_text().split()):
             return False
-        newest = max((HERE / "guest" / "init").stat().st_mtime, (self.dir / ".stamp").stat().st_mtime)
-        return img.stat().st_mtime > newest
+        # The init by content, not mtime: a fresh clone gives every file a new mtime, and repacking a
+        # 2-4 GiB image just before booting it loaded the host's disk enough to time out the guest's NVMe.
+        packed = self.dir / "root" / "cf-init"
+        if not packed.is_file() or packed.read_bytes() != (HERE / "guest" / "init").read_bytes():
+            return False
+        return img.stat().st_mtime > (self.dir / ".stamp").stat().st_mtime
 
 
 # amd64: the lab's trixie rootfs + Debian 13's cloud kernel (6.12, soft-dirty): CRIU 4.2.1, runc, Podman.
