@@ -18,6 +18,7 @@ from forensics.model.process import Process, Thread
 from forensics.model.secrets import Masker
 from forensics.model.vma import Vma
 from forensics.records import Timestamp
+from forensics.render.jsontext import dumps_indented
 
 # 2: times are objects with their source ({"utc", "what", "source", "origin", "trust"}); pod, namespace and
 # runtime in "checkpoint"; env and argv masked unless --reveal; unix sockets carry their queued data.
@@ -185,8 +186,9 @@ def _wrapper(ck: Checkpoint, masker: Masker) -> dict[str, Any]:
             "logs": {k: masker.texts(v) for k, v in w.logs.items()}}
 
 
-# Above this many rows (processes, threads, fds, mappings) the document is written without indentation:
-# only the C encoder is fast (json.dumps with `indent` runs the pure-Python one, ~70 s for 1M mappings).
+# Above this many rows (processes, threads, fds, mappings) the document is written without indentation,
+# by the C encoder alone (json.dumps with `indent` runs the pure-Python one, ~70 s for 1M mappings;
+# dumps_indented is ~2x faster than that, still ~4x the C encoder).
 INDENT_ROWS = 20_000
 
 
@@ -197,4 +199,6 @@ def render(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None = 
         doc["python"] = python_doc([p for p in python if pids is None or p.pid in pids], masker or Masker())
         doc["partial"] = doc["partial"] or any(p.partial for p in python)
     rows = sum(1 + len(p.threads) + len(p.fds) + len(p.vmas) for p in ck.processes)
-    return json.dumps(doc, indent=1 if rows <= INDENT_ROWS else None, default=str)
+    if rows <= INDENT_ROWS:
+        return dumps_indented(doc, 1, default=str)  # json.dumps(indent=1), byte for byte, faster
+    return json.dumps(doc, default=str)
