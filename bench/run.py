@@ -345,6 +345,16 @@ class Bench:
                      [*FORENSICS, "diff", str(ck1), str(ck2), "--json"],
                      ["cmp", "-l", pages_files(ck1)[0], pages_files(ck2)[0]], "cmp -l pages files", 1.5,
                      discard=True)
+
+        def same_changes(o: Timing, r: Timing) -> str:
+            # The text shows the top rows of each section with a count of the rest; JSON has them all.
+            doc = json.loads(r.output)
+            assert o.output.strip() and doc, (len(o.output), len(r.output))
+            return f"text {len(o.output)} bytes, JSON {len(r.output)} bytes"
+
+        self.compare(f"diff (text) vs diff --json, {size} MiB", [*FORENSICS, "diff", str(ck1), str(ck2)],
+                     [*FORENSICS, "diff", str(ck1), str(ck2), "--json"], "forensics diff --json", 1.2,
+                     same_changes)
         tar = tar_of(ck1)
         ours = median(lambda: run([*FORENSICS, "inspect", str(tar), "--json"], discard=True), self.runs)
 
