@@ -62,3 +62,22 @@ def test_unserializable_without_default_raises() -> None:
         dumps_indented({"x": object()}, 1)
     with pytest.raises(TypeError):
         dumps_indented({object(): 1}, 1)
+
+
+@pytest.mark.parametrize("sample", [s for s in bundled_samples() if s.images][:3], ids=str)
+def test_streamed_document_is_json_dumps(sample, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Past INDENT_ROWS the document is written a process at a time: the same bytes as json.dumps of the
+    whole, for every process, a subset, and none."""
+    import io
+
+    ck = load_checkpoint(str(sample.images))
+    stops = stops_for(ck, resolver_for(ck, None, None))
+    monkeypatch.setattr(json_render, "INDENT_ROWS", 0)
+    first = ck.processes[0].pid
+    for pids in (None, {first}, {-1}):
+        out = io.StringIO()
+        json_render.write(out, ck, [], stops, None, pids)
+        want = json.dumps(json_render.document(ck, [], stops, None, pids), default=str) + "\n"
+        assert out.getvalue() == want
+        assert len(json.loads(out.getvalue())["processes"]) == (len(ck.processes) if pids is None else
+                                                                 int(pids == {first}))
