@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from functools import cache
 from typing import Any, TextIO
 
 from forensics.model import files as f
@@ -25,6 +26,13 @@ from forensics.render.jsontext import dumps_indented
 SCHEMA_VERSION = 2
 
 
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A file object class's fields but its id, in declaration order (dataclasses.fields per fd was a
+    tenth of the document's time for 10,000 fds)."""
+    return tuple(x.name for x in dataclasses.fields(cls) if x.name != "id")
+
+
 def fd_doc(fd: f.Fd) -> dict[str, Any]:
     doc: dict[str, Any] = {"fd": fd.fd, "type": fd.type, "cloexec": fd.cloexec}
     obj = fd.file
@@ -33,22 +41,20 @@ def fd_doc(fd: f.Fd) -> dict[str, Any]:
         return doc
     doc["file_id"] = obj.id
     doc["description"] = obj.describe()
-    for field in dataclasses.fields(obj):
-        if field.name == "id":
-            continue
-        value = getattr(obj, field.name)
-        if field.name == "data":
+    for name in _field_names(type(obj)):
+        value = getattr(obj, name)
+        if name == "data":
             doc["data_b64"] = base64.b64encode(value).decode() if value else None
             continue
-        if field.name == "backlog" and getattr(obj, "state", None) != "LISTEN":
+        if name == "backlog" and getattr(obj, "state", None) != "LISTEN":
             continue  # CRIU's backlog of a connected socket is its queue length, not an accept backlog
-        if field.name == "sock_type":
+        if name == "sock_type":
             doc["socket_type"] = value
             continue
         if isinstance(value, list):
             value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
                      for v in value]
-        doc[field.name] = value
+        doc[name] = value
     if isinstance(obj, f.RegularFile):
         doc["flag_words"] = open_flag_words(obj.flags)
     if isinstance(obj, f.OtherFile):
