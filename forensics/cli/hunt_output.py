@@ -16,9 +16,8 @@ from typing import Any
 
 from forensics.hunt.rows import Row, Status
 from forensics.hunt.run import Hunt
-from forensics.records import Column as C
-from forensics.records import Kind as K
-from forensics.records import Table, record
+from forensics.records import Table
+from forensics.records.kinds import HUNT_COUNT, HUNT_HIT
 
 
 def _addr(v: int | None) -> str:
@@ -31,22 +30,10 @@ def _short_time(t: str | None) -> str:
 
 
 def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Table:
-    """The rows as a declared table (forensics.records), so text looks like every other command's: a
-    rich table on a terminal, plain natural-width lines in a pipe, evidence escaped in both. Pod and
-    namespace columns are left out when no row has one (plain Docker or Podman fleets); JSON and the
-    page always carry them."""
-    cols = [C("checkpoint", "CHECKPOINT", K.EVIDENCE), C("container", "CONTAINER", K.EVIDENCE)]
-    if any(r.pod for r in rows):
-        cols.append(C("pod", "POD", K.EVIDENCE))
-    if any(r.namespace for r in rows):
-        cols.append(C("namespace", "NAMESPACE", K.EVIDENCE))
-    cols += [C("time", "TIME (UTC)", K.WORD), C("status", "STATUS", K.WORD)]
-    if per_checkpoint:
-        cols += [C("count", "HITS", K.INT), C("error", "ERROR", K.EVIDENCE)]
-    else:
-        cols += [C("pid", "PID", K.PID), C("address", "ADDRESS", K.ADDRESS), C("what", "WHAT", K.EVIDENCE),
-                 C("detail", "DETAIL", K.EVIDENCE)]
-    t = Table(record("hunt", "hunt", *cols), title=title)
+    """The rows as the declared hunt table (records.kinds), so text looks like every other command's: a
+    rich table on a terminal, plain natural-width lines in a pipe, evidence escaped in both."""
+    kind = HUNT_COUNT if per_checkpoint else HUNT_HIT
+    t = Table(kind, title=title)
     for r in rows:
         values = {"checkpoint": r.checkpoint, "container": r.container, "pod": r.pod,
                   "namespace": r.namespace, "time": _short_time(r.time), "status": r.status.value,
@@ -54,7 +41,7 @@ def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Ta
         h = r.hit
         values.update(pid=h.pid if h else None, address=h.address if h else None, what=h.what if h else None,
                       detail=h.detail if h else (r.error or "(no hits)"))
-        t.add(*(values[c.key] for c in cols))
+        t.add(*(values[c.key] for c in kind.columns))
     return t
 
 

@@ -150,5 +150,24 @@ PYTHON_FRAME = record(
     C("python", "PYTHON", K.WORD, "the CPython version the interpreter binary states", brief=False),
     doc="One Python frame of one thread of a CPython 3.11-3.13 process (inspect --python).")
 
+# A hunt's rows: where they were found (pod and namespace drop out of text when no row has one: plain
+# Docker or Podman fleets), then either one hit or one checkpoint's count.
+_HUNT_WHERE = (
+    C("checkpoint", "CHECKPOINT", K.EVIDENCE), C("container", "CONTAINER", K.EVIDENCE),
+    C("pod", "POD", K.EVIDENCE, quiet_when_zero=True), C("namespace", "NAMESPACE", K.EVIDENCE, quiet_when_zero=True),
+    C("time", "TIME (UTC)", K.WORD, "when the checkpoint was taken (JSON keeps its source)"),
+    C("status", "STATUS", K.WORD, "ok, partial or failed"))
+
+HUNT_HIT = record(
+    "hunt", "hunt", *_HUNT_WHERE,
+    C("pid", "PID", K.PID), C("address", "ADDRESS", K.ADDRESS), C("what", "WHAT", K.EVIDENCE),
+    C("detail", "DETAIL", K.EVIDENCE),
+    doc="One answer to a hunt's question in one checkpoint of the fleet (forensics hunt).")
+
+HUNT_COUNT = record(
+    "hunt_counts", "hunt", *_HUNT_WHERE,
+    C("count", "HITS", K.INT), C("error", "ERROR", K.EVIDENCE),
+    doc="One checkpoint of the fleet and how many answers it gave (forensics hunt --per-checkpoint).")
+
 ALL = (PROCESS, THREAD, FD, SOCKET, MAPPING, MOUNT, ENV, MATCH, YARA_MATCH, STRING, CHANGE, PAGE_CHANGE,
-       VALUE_CHANGE, FINDING, CHECKPOINT, TIMELINE_POINT, PYTHON_FRAME)
+       VALUE_CHANGE, FINDING, CHECKPOINT, TIMELINE_POINT, PYTHON_FRAME, HUNT_HIT, HUNT_COUNT)

@@ -28,6 +28,9 @@ CACHE = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab"))
 ROOTFS = CACHE / "rootfs"
 # What the bundled copy leaves out: daemon logs are large and say nothing about the checkpoints.
 NOT_BUNDLED = {"daemon-logs"}
+# Scenarios made and checked on every fresh run but not bundled: an interpreter binary and its heap are
+# 12 MiB each, and samples/ stays under 20 MiB.
+FRESH_ONLY = {"python", "python311"}
 
 
 def build_rootfs() -> None:
@@ -96,14 +99,15 @@ def bundle(src: Path, dest: Path) -> None:
         if child.name not in ("lab", "README.md"):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     for child in src.iterdir():
-        if child.name in NOT_BUNDLED:
+        if child.name in NOT_BUNDLED | FRESH_ONLY:
             continue
         target = dest / child.name
         if child.is_dir() and not child.is_symlink():
             shutil.copytree(child, target, symlinks=True)
         else:
             shutil.copy2(child, target, follow_symlinks=False)
-    index = json.loads((dest / "index.json").read_text())
+    index = [e for e in json.loads((dest / "index.json").read_text()) if e["scenario"] not in FRESH_ONLY]
+    (dest / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     print(f"bundled {len(index)} checkpoints into {dest}")
 
 

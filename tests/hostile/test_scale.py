@@ -101,6 +101,11 @@ def test_10k_processes(tmp_path: Path, deep: bool) -> None:
     1,000): inspect, report and diff answer, the tree drawn flat past its depth limit."""
     d = forge.copy_service(tmp_path / "ck")
     forge.pstree(d, 10_000, deep=deep)
+    # Each forged process lacks its core image: one shape of warning, said 3 times and then counted.
+    missing = [w for w in load_directory(d).warnings if "core-" in w]
+    assert missing[:3] == [f"core-{t}.img is missing: thread {t} of pid {t} has no registers"
+                           for t in (100_000, 100_001, 100_002)], missing[:4]
+    assert missing[3:] == ["9,997 more warnings like: core-N.img is missing: thread N of pid N has no registers"]
     _, out = cli("inspect", str(d), "--ps", "--findings")
     assert max(len(line) for line in out.splitlines()) < 1000   # the tree's indentation stops at its depth cap
     if deep:

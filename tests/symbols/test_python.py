@@ -1,5 +1,7 @@
-"""Python stacks from checkpoints of the lab's CPython service (scenario `python`), checked frame by frame
-against the service's own sys._current_frames() truth, written just before the checkpoint."""
+"""Python stacks from checkpoints of the lab's CPython services (scenarios `python`, 3.13, and `python311`),
+checked frame by frame against the service's own sys._current_frames() truth, written just before the
+checkpoint. They read the fresh lab run only: the interpreters' binaries and heaps (12 MiB and more)
+are too big to bundle."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from forensics.loader import load_checkpoint
 from forensics.symbols.pylayout import DEBUG_COOKIE, DEBUG_SIZE_313, LayoutError, from_debug_offsets
 from forensics.symbols.python import PyStatus, line_for_offset, python_stacks
 from forensics.symbols.resolve import BinaryResolver, resolver_for
-from tests.conftest import REPO, Sample, load_samples
+from tests.conftest import Sample, load_samples
 
 SIMPLE = {"int", "str", "bytes", "float", "bool", "NoneType"}
 CONTAINERS = {"list", "tuple", "dict", "set", "frozenset"}
@@ -34,8 +36,8 @@ def stacks(sample: Sample, with_locals: bool = True):
     return ck, python_stacks(ck, resolver_for(ck, None, None), with_locals=with_locals)
 
 
-def test_every_frame_of_every_thread_matches_the_truth(run_root: Path) -> None:
-    for s in python_samples(run_root):
+def test_every_frame_of_every_thread_matches_the_truth(lab: Path) -> None:
+    for s in python_samples(lab):
         truth = s.truth["python"]
         ck, found = stacks(s)
         assert len(found) == 1, found
@@ -52,18 +54,18 @@ def test_every_frame_of_every_thread_matches_the_truth(run_root: Path) -> None:
             assert got == want, (s, t["name"])
 
 
-def test_gil_was_free_and_last_held_by_the_signal_handlers_thread(run_root: Path) -> None:
+def test_gil_was_free_and_last_held_by_the_signal_handlers_thread(lab: Path) -> None:
     """Every thread sat in a blocking call that releases the GIL; the last to hold it ran the SIGUSR1
     handler that wrote the truth: the main thread."""
-    for s in python_samples(run_root):
+    for s in python_samples(lab):
         _, found = stacks(s, with_locals=False)
         main = next(t["native_id"] for t in s.truth["python"]["threads"] if t["name"] == "MainThread")
         assert found[0].gil is not None
         assert not found[0].gil.locked and found[0].gil.holder_tid == main
 
 
-def test_locals_match_the_truth(run_root: Path) -> None:
-    for s in python_samples(run_root):
+def test_locals_match_the_truth(lab: Path) -> None:
+    for s in python_samples(lab):
         _, found = stacks(s)
         by_tid = {t.tid: t for t in found[0].threads}
         compared = 0
@@ -83,9 +85,9 @@ def test_locals_match_the_truth(run_root: Path) -> None:
         assert compared >= 20  # the chain's known locals: every simple type, containers, a big int, unicode
 
 
-def test_the_chain_holds_its_known_values(run_root: Path) -> None:
+def test_the_chain_holds_its_known_values(lab: Path) -> None:
     """What the scenario planted, independently of the truth file's own reading of it."""
-    for s in python_samples(run_root):
+    for s in python_samples(lab):
         _, found = stacks(s)
         frames = {f.function: f for t in found[0].threads for f in t.frames}
         values = {v.name: v.value for f in ("level1", "level2", "level3") for v in frames[f].locals}
@@ -99,18 +101,18 @@ def test_the_chain_holds_its_known_values(run_root: Path) -> None:
         assert token.secret  # masked by every renderer unless --reveal
 
 
-def test_without_the_binary_nothing_is_guessed() -> None:
-    s = python_samples(REPO / "samples")[0]
+def test_without_the_binary_nothing_is_guessed(lab: Path) -> None:
+    s = python_samples(lab)[0]
     ck = load_checkpoint(str(s.images))
     found = python_stacks(ck, BinaryResolver())  # no layers, no --rootfs
     assert [p.status for p in found] == [PyStatus.NO_BINARY]
     assert found[0].threads == [] and "binary not found, give --rootfs" in (found[0].note or "")
 
 
-def test_rootfs_option_and_a_wrong_binary(tmp_path: Path) -> None:
+def test_rootfs_option_and_a_wrong_binary(tmp_path: Path, lab: Path) -> None:
     """--rootfs finds the interpreter in an unpacked image; another build at that path is refused (CRIU
     recorded the build-id of what ran)."""
-    s = python_samples(REPO / "samples")[0]
+    s = python_samples(lab)[0]
     ck = load_checkpoint(str(s.images))
     exe = s.truth["python"]["executable"]
     layer_copy = next(p for p in (s.root / s.entry["docker_root"]).rglob(exe.lstrip("/")) if p.is_file())
@@ -126,8 +128,8 @@ def test_rootfs_option_and_a_wrong_binary(tmp_path: Path) -> None:
     assert found[0].threads == []
 
 
-def test_cli_text_json_and_masking(tmp_path: Path) -> None:
-    s = python_samples(REPO / "samples")[0]
+def test_cli_text_json_and_masking(tmp_path: Path, lab: Path) -> None:
+    s = python_samples(lab)[0]
     cli = [sys.executable, "-m", "forensics", "inspect", str(s.images), "--python", "--locals"]
     text = subprocess.run(cli, capture_output=True, text=True, timeout=120, check=False)
     assert text.returncode == 0, text.stderr
@@ -157,8 +159,8 @@ def test_cli_text_json_and_masking(tmp_path: Path) -> None:
     assert out.returncode == 2 and "binary not found, give --rootfs" in out.stdout
 
 
-def test_html_report_shows_the_stacks(tmp_path: Path) -> None:
-    s = python_samples(REPO / "samples")[0]
+def test_html_report_shows_the_stacks(tmp_path: Path, lab: Path) -> None:
+    s = python_samples(lab)[0]
     page = tmp_path / "r.html"
     p = subprocess.run([sys.executable, "-m", "forensics", "report", str(s.images), "-o", str(page)],
                        capture_output=True, text=True, timeout=120, check=False)
@@ -215,13 +217,13 @@ def test_debug_offsets_are_checked_not_trusted() -> None:
         from_debug_offsets(b"notdebug" + bytes(DEBUG_SIZE_313))
 
 
-def test_a_wrong_layout_is_reported_never_read_as_stacks() -> None:
+def test_a_wrong_layout_is_reported_never_read_as_stacks(lab: Path) -> None:
     """Each bundled interpreter read with the other versions' declared offsets: an error, not stacks."""
     from forensics.symbols import python as py
     from forensics.symbols.pylayout import PY311, PY312
     from forensics.symbols.stops import symbolizer
 
-    for s in python_samples(REPO / "samples"):
+    for s in python_samples(lab):
         ck = load_checkpoint(str(s.images))
         proc = ck.processes[0]
         sym = symbolizer(proc, resolver_for(ck, None, None))
@@ -239,13 +241,13 @@ def test_a_wrong_layout_is_reported_never_read_as_stacks() -> None:
                 py.Walker(py.Objects(mem, layout, known), True).threads(runtime)
 
 
-def test_runtime_found_without_symbols_through_its_section() -> None:
+def test_runtime_found_without_symbols_through_its_section(lab: Path) -> None:
     """3.13 places _PyRuntime in a .PyRuntime section: a binary stripped of the symbol is still read."""
     from forensics.symbols.elf import ElfImage
     from forensics.symbols.mapping import Module
     from forensics.symbols.python import _runtime_vaddr
 
-    s = next(x for x in python_samples(REPO / "samples") if x.truth["python"]["version"][:2] == [3, 13])
+    s = next(x for x in python_samples(lab) if x.truth["python"]["version"][:2] == [3, 13])
     exe = s.truth["python"]["executable"]
     binary = next(p for p in (s.root / s.entry["docker_root"]).rglob(exe.lstrip("/")) if p.is_file())
 
@@ -258,13 +260,13 @@ def test_runtime_found_without_symbols_through_its_section() -> None:
         assert _runtime_vaddr(Module(exe, [], elf=stripped, bias=0)) == expected
 
 
-def test_corrupted_memory_gives_notes_not_crashes(tmp_path: Path) -> None:
+def test_corrupted_memory_gives_notes_not_crashes(tmp_path: Path, lab: Path) -> None:
     """Pages overwritten at random (a hostile or damaged checkpoint): every answer is a status with notes,
     never an exception or a hang."""
     import random
     import time
 
-    s = python_samples(REPO / "samples")[0]
+    s = python_samples(lab)[0]
     exe = s.truth["python"]["executable"]
     binary = next(p for p in (s.root / s.entry["docker_root"]).rglob(exe.lstrip("/")) if p.is_file())
     pages = next(p for p in s.images.iterdir() if p.name.startswith("pages-"))
