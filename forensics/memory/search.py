@@ -154,7 +154,9 @@ def _search_window(pages: memoryview, pos: int, stop: int, end: int, needle: Nee
         return out
     hi = min(stop + (longest - 1 if longest else REGEX_OVERLAP), end)
     if scanner is not None:
-        return [(pos + a, n) for a, n in scanner.regex_hits(pages[pos:hi], needle.regex, stop - pos)]
+        rx = needle.regex
+        assert isinstance(rx, re.Pattern)  # a regex scanner comes with compile_pattern's re.compile
+        return [(pos + a, n) for a, n in scanner.regex_hits(pages[pos:hi], rx, stop - pos)]
     if needle.literals:
         return _literal_list_hits(pages, pos, stop, hi, needle)
     out = []

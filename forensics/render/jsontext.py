@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from json import encoder as _stdlib
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-try:
-    from _json import make_encoder as _c_make_encoder
-except ImportError:  # pragma: no cover - CPython always has _json
-    _c_make_encoder = None
+# The stdlib's C encoder (None where _json is missing, as json.encoder itself allows).
+_c_make_encoder: Any = getattr(_stdlib, "c_make_encoder", None)
 
 _SCALARS = (str, int, float)
 _int_repr = int.__repr__
