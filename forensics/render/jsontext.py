@@ -58,33 +58,44 @@ def _key(key: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
+class _Level:
+    """What writing a container's items at one depth needs, made once per depth."""
+
+    __slots__ = ("encode", "sep", "open_obj", "open_arr", "close_obj", "close_arr")
+
+    def __init__(self, indent: str, level: int, default: Callable[[Any], Any]) -> None:
+        newline = "\n" + indent * level
+        self.sep = "," + newline
+        self.open_obj, self.open_arr = "{" + newline, "[" + newline
+        self.close_obj = "\n" + indent * (level - 1) + "}"
+        self.close_arr = "\n" + indent * (level - 1) + "]"
+        if _c_make_encoder is not None:
+            c = _c_make_encoder(None, default, encode_basestring_ascii, None, ": ", self.sep, False, False, True)
+
+            def encode(o: Any, c: Any = c) -> str:
+                return "".join(c(o, 0))
+        else:  # pragma: no cover
+            encode = json.JSONEncoder(separators=(self.sep, ": "), default=default, check_circular=False).encode
+        self.encode: Callable[[Any], str] = encode
+
+
 class _Writer:
     def __init__(self, indent: str, default: Callable[[Any], Any]) -> None:
         self.indent = indent
         self.default = default
-        self.flat: dict[int, Callable[[Any], str]] = {}  # level -> C encoder of a container's items at that level
+        self.levels: list[_Level] = []  # [level - 1]: the items of a container at depth `level - 1`
 
-    def flat_encoder(self, level: int) -> Callable[[Any], str]:
-        enc = self.flat.get(level)
-        if enc is None:
-            sep = ",\n" + self.indent * level
-            if _c_make_encoder is not None:
-                c = _c_make_encoder(None, self.default, encode_basestring_ascii, None, ": ", sep, False, False,
-                                    True)
-
-                def enc(o: Any, c: Any = c) -> str:
-                    return "".join(c(o, 0))
-            else:  # pragma: no cover
-                enc = json.JSONEncoder(separators=(sep, ": "), default=self.default, check_circular=False).encode
-            self.flat[level] = enc
-        return enc
+    def at(self, level: int) -> _Level:
+        while len(self.levels) < level:
+            self.levels.append(_Level(self.indent, len(self.levels) + 1, self.default))
+        return self.levels[level - 1]
 
     def value(self, o: Any, level: int) -> str:
         t = type(o)
         if t is dict:
-            return self.container(o, list(o.values()), level, "{", "}")
+            return self.dict(o, level)
         if t is list:
-            return self.container(o, o, level, "[", "]")
+            return self.list(o, o, level)
         if isinstance(o, str):
             return encode_basestring_ascii(o)
         if o is None:
@@ -98,37 +109,46 @@ class _Writer:
         if isinstance(o, float):
             return _floatstr(o)
         if isinstance(o, (list, tuple)):
-            return self.container(o, list(o), level, "[", "]")
+            return self.list(o, list(o), level)
         if isinstance(o, dict):
-            return self.container(o, list(o.values()), level, "{", "}")
+            return self.dict(o, level)
         return self.value(self.default(o), level)
 
-    def container(self, o: Any, values: list, level: int, opening: str, closing: str) -> str:
-        """A list or dict: its scalar items by the C encoder in one call, each container item (and each
-        value that needs `default`) written here in its place. Encoded text holds no raw newline
-        (ensure_ascii escapes them), so the C output splits on the separator into exactly one part per
-        item."""
+    # A list or dict: its scalar items by the C encoder in one call, each container item (and each value
+    # that needs `default`) written here in its place. Encoded text holds no raw newline (ensure_ascii
+    # escapes them), so the C output splits on the separator into exactly one part per item.
+
+    def list(self, o: Any, values: list, level: int) -> str:
         if not values:
-            return opening + closing
-        level += 1
-        newline = "\n" + self.indent * level
-        close = "\n" + self.indent * (level - 1) + closing
+            return "[]"
+        lv = self.levels[level] if level < len(self.levels) else self.at(level + 1)
         nested = [i for i, v in enumerate(values) if v is not None and not isinstance(v, _SCALARS)]
         if not nested:
-            return opening + newline + self.flat_encoder(level)(o)[1:-1] + close
-        if opening == "[":
-            stand_in: Any = list(values)
-            for i in nested:
-                stand_in[i] = None
-        else:
-            stand_in = dict(o)
-            keys = list(o)
-            for i in nested:
-                stand_in[keys[i]] = None
-        parts = self.flat_encoder(level)(stand_in)[1:-1].split("," + newline)
+            return lv.open_arr + lv.encode(o)[1:-1] + lv.close_arr
+        stand_in = list(values)
         for i in nested:
-            parts[i] = parts[i][:-4] + self.value(values[i], level)  # in place of its "null"
-        return opening + newline + ("," + newline).join(parts) + close
+            stand_in[i] = None
+        parts = lv.encode(stand_in)[1:-1].split(lv.sep)
+        for i in nested:
+            parts[i] = self.value(values[i], level + 1)  # in place of its "null"
+        return lv.open_arr + lv.sep.join(parts) + lv.close_arr
+
+    def dict(self, o: dict, level: int) -> str:
+        if not o:
+            return "{}"
+        lv = self.levels[level] if level < len(self.levels) else self.at(level + 1)
+        values = list(o.values())
+        nested = [i for i, v in enumerate(values) if v is not None and not isinstance(v, _SCALARS)]
+        if not nested:
+            return lv.open_obj + lv.encode(o)[1:-1] + lv.close_obj
+        stand_in = dict(o)
+        keys = list(o)
+        for i in nested:
+            stand_in[keys[i]] = None
+        parts = lv.encode(stand_in)[1:-1].split(lv.sep)
+        for i in nested:
+            parts[i] = parts[i][:-4] + self.value(values[i], level + 1)  # in place of its "null"
+        return lv.open_obj + lv.sep.join(parts) + lv.close_obj
 
 
 def dumps_indented(obj: Any, indent: int | str, default: Callable[[Any], Any] | None = None) -> str:
