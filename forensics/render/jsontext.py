@@ -69,14 +69,13 @@ class _Level:
         self.open_obj, self.open_arr = "{" + newline, "[" + newline
         self.close_obj = "\n" + indent * (level - 1) + "}"
         self.close_arr = "\n" + indent * (level - 1) + "]"
+        self.encode: Callable[[Any], str]
         if _c_make_encoder is not None:
             c = _c_make_encoder(None, default, encode_basestring_ascii, None, ": ", self.sep, False, False, True)
-
-            def encode(o: Any, c: Any = c) -> str:
-                return "".join(c(o, 0))
+            self.encode = lambda o: "".join(c(o, 0))
         else:  # pragma: no cover
-            encode = json.JSONEncoder(separators=(self.sep, ": "), default=default, check_circular=False).encode
-        self.encode: Callable[[Any], str] = encode
+            self.encode = json.JSONEncoder(separators=(self.sep, ": "), default=default,
+                                           check_circular=False).encode
 
 
 class _Writer:
