@@ -545,6 +545,18 @@ def load_checkpoint(target: str | Path, *, docker_root: Path | None = None, cont
 
 
 open_checkpoint = load_checkpoint
+
+
+def source_of(ck: Checkpoint) -> Source | None:
+    """The input a checkpoint was read from, typed (the model keeps it as a plain handle)."""
+    return ck.source if isinstance(ck.source, Source) else None
+
+
+def close_checkpoint(ck: Checkpoint) -> None:
+    """Unmap the evidence and drop a spilled archive's scratch copy, once nothing more will be read."""
+    source = source_of(ck)
+    if source is not None:
+        source.close()
 DEFAULT_PARENT: str | Path | None = None
 
 

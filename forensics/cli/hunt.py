@@ -33,7 +33,7 @@ def _reports(result, directory: Path, page: Path, reveal: bool, rootfs: list[Pat
     import os
 
     from forensics.cli.report import make_report
-    from forensics.hunt.open import load
+    from forensics.hunt.open import close, load
 
     directory.mkdir(parents=True, exist_ok=True)
     links: dict[str, str] = {}
@@ -48,8 +48,7 @@ def _reports(result, directory: Path, page: Path, reveal: bool, rootfs: list[Pat
         try:
             make_report([r.target.ref], [ck], out, reveal, rootfs, binary)
         finally:
-            if ck.source is not None:
-                ck.source.close()
+            close(ck)
         links[r.target.ref] = os.path.relpath(str(out), str(page.parent.resolve()))
     return links
 

@@ -36,7 +36,9 @@ def _load(target: str, docker_root: Path | None, container: str | None) -> Check
 
 def _space(ck: Checkpoint, pid: int):  # noqa: ANN202 - forensics.memory.space.AddressSpace
     check_pids([pid], [ck])
-    space = ck.memory.get(pid)
+    from forensics.memory.space import space_of
+
+    space = space_of(ck, pid)
     if space is None:
         raise UsageError(f"process {pid} has no memory images (pagemap-{pid}.img)")
     return space
@@ -270,9 +272,10 @@ def _with_context(ck: Checkpoint, matches, n: int, masker, fmt: Format) -> None:
 
 
 def _context(ck: Checkpoint, m, n: int) -> tuple[int, bytes]:  # noqa: ANN001
-    from forensics.memory.space import MemoryGap
+    from forensics.memory.space import MemoryGap, space_of
 
-    space = ck.memory[m.pid]
+    space = space_of(ck, m.pid)
+    assert space is not None   # the match was found in it
     page = ck.page_size_of(m.pid)
     start = max(m.vma.start, m.address - n)
     end = min(m.vma.end, m.address + m.length + n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from forensics.memory.space import space_of
 from forensics.diff.changes import (
     Change, fd_changes, mount_changes, process_changes, socket_changes, vma_changes,
 )
@@ -40,7 +41,7 @@ def diff_checkpoints(a: Checkpoint, b: Checkpoint, namer: Namer | None = None,
     d.changes.extend(vma_changes(described))
     seen_shared: set[tuple[int, int]] = set()
     for pair in pairs:
-        sa, sb = a.memory.get(pair.a.pid), b.memory.get(pair.b.pid)
+        sa, sb = space_of(a, pair.a.pid), space_of(b, pair.b.pid)
         if sa is None or sb is None:
             continue
         if pair.rule not in ("pid", "pid (pre-dump)"):

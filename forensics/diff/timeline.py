@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 
 from forensics.errors import ForensicsError
-from forensics.memory.space import VALUE_FORMATS, MemoryGap
+from forensics.memory.space import VALUE_FORMATS, MemoryGap, space_of
 from forensics.model.checkpoint import Checkpoint
 from forensics.records import Timestamp
 
@@ -21,7 +21,7 @@ class Point:
 
 
 def read_value(ck: Checkpoint, pid: int, address: int, kind: str) -> int | float | str:
-    space = ck.memory.get(pid)
+    space = space_of(ck, pid)
     if space is None:
         raise MemoryGap(address, f"no process {pid} with memory in this checkpoint")
     if kind == "str":
@@ -46,7 +46,7 @@ def guess_kind(checkpoints: list[Checkpoint], pid: int, address: int) -> str:
     """"str" when the first readable bytes at the address are printable text ending in NUL within 64 bytes
     (a counter string such as "i=4" must not be read as a u64 and called growing), else "u64"."""
     for ck in checkpoints:
-        space = ck.memory.get(pid)
+        space = space_of(ck, pid)
         if space is None:
             continue
         try:

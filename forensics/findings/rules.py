@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forensics.memory.space import space_of
 from forensics.errors import ForensicsError
 from forensics.locate.views import open_evidence
 from forensics.model import files as f
@@ -206,7 +207,7 @@ def patched_code(ck: Checkpoint, resolver: Callable[[str], Path | None]) -> Iter
     parasite injection touches at the start of the first executable mapping, which equals the file and so
     is no finding. Needs the binaries (--rootfs / --binary); without them nothing is claimed."""
     for p in ck.processes:
-        space = ck.memory.get(p.pid)
+        space = space_of(ck, p.pid)
         if space is None:
             continue
         for v in p.vmas:

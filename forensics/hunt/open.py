@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forensics.hunt.rows import Target
-from forensics.loader import load_source
+from forensics.loader import close_checkpoint, load_source
 from forensics.locate.resolve import open_checkpoint
 from forensics.model.checkpoint import Checkpoint
 
@@ -23,5 +23,4 @@ def load(t: Target) -> Checkpoint:
 
 def close(ck: Checkpoint) -> None:
     """Unmap the evidence (and drop a spilled archive's scratch copy) once a task is done with it."""
-    if ck.source is not None:
-        ck.source.close()
+    close_checkpoint(ck)

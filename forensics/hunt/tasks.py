@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from forensics.errors import ForensicsError
 from forensics.hunt.question import Part, Question, ask
 from forensics.hunt.rows import Hit, Target
+from forensics.memory.space import spaces
 
 DEFAULT_SPLIT_BYTES = 1 << 30
 
@@ -90,7 +91,7 @@ def split(ck, q: Question, split_bytes: int) -> list[Part] | None:  # noqa: ANN0
 
     if not isinstance(q, GrepQuestion | YaraQuestion):
         return None
-    sizes = {pid: len(space.store.pages) for pid, space in ck.memory.items()}
+    sizes = {pid: len(space.store.pages) for pid, space in spaces(ck).items()}
     if sum(sizes.values()) <= split_bytes:
         return None
     parts: list[Part] = []

@@ -1,7 +1,8 @@
 """Read-only bytes of the evidence: files opened O_RDONLY and mapped ACCESS_READ, served as memoryviews.
 
 Every byte the locate layer hands out is a read-only window of a memory map: a whole file (an image in a
-CRIU directory, or a member spilled from a compressed archive) or a slice of one archive mapped once. No
+CRIU directory, or a member spilled from a compressed archive) or a slice of one archive mapped once;
+files under READ_BELOW are read into immutable bytes instead (a map costs a file descriptor). No
 caller can write through a view, and nothing here opens a file for writing.
 
 A view stays valid after its source is closed for as long as the caller holds it: closing a source
@@ -63,8 +64,15 @@ def read_small(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
+# Files up to this size are read, not mapped: CPython's mmap keeps a duplicate of the file descriptor for
+# as long as the map lives, so a checkpoint of hundreds of processes held one descriptor per image file (a
+# test session reached fd 1024, where select() gives up) for maps of a few hundred bytes each.
+READ_BELOW = 256 << 10
+
+
 class MappedFile:
-    """One real file, mapped on first read. `path` is where it is; `size` what it held when listed."""
+    """One real file, mapped on first read (read into memory when small: see READ_BELOW). `path` is where
+    it is; `size` what it held when listed."""
 
     __slots__ = ("_map", "_view", "path", "size")
 
@@ -80,6 +88,11 @@ class MappedFile:
             fd, st = open_regular(self.path)
             try:
                 self.size = st.st_size
+                if st.st_size < READ_BELOW:
+                    with os.fdopen(os.dup(fd), "rb", closefd=True) as f:
+                        self._view = memoryview(f.read(st.st_size))   # bytes: read-only like a map
+                    self.size = self._view.nbytes
+                    return self._view[:]
                 self._map = map_fd(fd, st.st_size, self.path)
             finally:
                 os.close(fd)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from forensics.memory.space import spaces
 from forensics.memory.search import Needle, search_store
 from forensics.memory.select import VmaFilter
 from forensics.model.checkpoint import Checkpoint
@@ -34,7 +35,7 @@ def scan_size(ck: Checkpoint, flt: VmaFilter) -> int:
     """Bytes a search will read: for the progress bar."""
     seen: set[int] = set()
     total = 0
-    for pid, space in ck.memory.items():
+    for pid, space in spaces(ck).items():
         if not flt.wants_pid(pid):
             continue
         stores = [space.store, *space.shared.values()]
@@ -52,10 +53,9 @@ def grep(ck: Checkpoint, pattern: Needle, flt: VmaFilter,
     pages file to matches starting at file offsets [lo, hi), and shared memory to the span starting at 0:
     a hunt splits one big process into such spans, and their union is exactly the unsplit result."""
     shared_done: dict[int, list] = {}
-    for pid in sorted(ck.memory):
+    for pid, space in spaces(ck).items():
         if not flt.wants_pid(pid):
             continue
-        space = ck.memory[pid]
         for hit in search_store(space.store, pattern, progress, span):
             vma = space.vma_at(hit.address)
             if vma is None or vma.start in space.shared_of:

@@ -12,7 +12,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.memory.space import AddressSpace, MemoryGap, space_of
 from forensics.model.checkpoint import Checkpoint
 
 TIMESTAMP = re.compile(rb"#(1[0-9]{9})\x00")
@@ -55,7 +55,7 @@ def shell_history(ck: Checkpoint) -> list[ShellCommand]:
     """The history of every bash process of the checkpoint, oldest first per shell."""
     out: list[ShellCommand] = []
     for p in ck.processes:
-        space = ck.memory.get(p.pid)
+        space = space_of(ck, p.pid)
         if space is not None and (p.comm in SHELLS or (p.exe or "").endswith("/bash")):
             out.extend(_history(p.pid, space))
     return out

@@ -21,6 +21,7 @@ from typing import Protocol
 from forensics.errors import ForensicsError
 
 from forensics.images.pagemap import PE_PARENT, PE_PRESENT
+from forensics.model.checkpoint import Checkpoint
 from forensics.model.vma import Vma
 
 
@@ -292,3 +293,15 @@ def read_string_table(space: AddressSpace, start: int, end: int, limit: int = 1 
     if parts and parts[-1] == b"":
         parts.pop()
     return [p.decode("utf-8", "backslashreplace") for p in parts]
+
+
+def space_of(ck: Checkpoint, pid: int) -> AddressSpace | None:
+    """The address space the loader attached for `pid`, typed: the model keeps these as plain handles (it
+    names no type of this floor), and every analysis reaches them through here."""
+    space = ck.memory.get(pid)
+    return space if isinstance(space, AddressSpace) else None
+
+
+def spaces(ck: Checkpoint) -> dict[int, AddressSpace]:
+    """Every attached address space by pid, in pid order."""
+    return {pid: s for pid in sorted(ck.memory) if isinstance(s := ck.memory[pid], AddressSpace)}

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import re
 from dataclasses import dataclass
 
+from forensics.memory.space import spaces
 from forensics.errors import ForensicsError
 from forensics.memory import residency
 from forensics.memory.select import VmaFilter
@@ -52,10 +53,9 @@ def scan(ck: Checkpoint, rules, flt: VmaFilter) -> Iterator[YaraMatch]:  # noqa:
     import yara_x
 
     scanner = yara_x.Scanner(rules)
-    for pid in sorted(ck.memory):
+    for pid, space in spaces(ck).items():
         if not flt.wants_pid(pid):
             continue
-        space = ck.memory[pid]
         for addr, data, vma in space.segments():
             if not flt.wants_vma(vma):
                 continue

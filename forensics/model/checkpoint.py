@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from forensics.meta import CheckpointMeta
 from forensics.model.mounts import Mount
@@ -188,12 +187,11 @@ class Checkpoint:
     wrapper: Wrapper = field(default_factory=lambda: Wrapper())
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    # Per-process memory readers, attached by forensics.loader; not part of any report.
-    # the memory floor's address space per pid, attached by the loader; the model names no type of that floor.
-    memory: Mapping[int, Any] = field(default_factory=dict, repr=False, compare=False)
-    # The input it was read from, for wrapper files and binaries in archives.
-    # the locate floor's Source it was read from, attached by the loader.
-    source: Any = field(default=None, repr=False, compare=False)
+    # Handles the loader attaches, not part of any report. The model names no type of the floors above it:
+    # each process's address space (typed by forensics.memory.space.space_of / spaces) and the input it
+    # was read from (typed by forensics.loader.source_of; wrapper files, binaries in archives, close()).
+    memory: Mapping[int, object] = field(default_factory=dict, repr=False, compare=False)
+    source: object = field(default=None, repr=False, compare=False)
     # pid -> process, rebuilt when `processes` is replaced or changes length (renderers look a parent up
     # for every process: a scan each time is quadratic in a 100,000-process tree).
     _by_pid: dict[int, Process] = field(default_factory=dict, init=False, repr=False, compare=False)

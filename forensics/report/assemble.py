@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from forensics.memory.space import space_of
 from forensics.diff.compare import Diff, diff_checkpoints
 from forensics.diff.memory import Namer, ValueChange
 from forensics.diff.timeline import Point, monotonic, series
@@ -178,7 +179,7 @@ def assemble(targets: list[str], checkpoints: list[Checkpoint], *, reveal: bool 
 
 def page_bins(ck: Checkpoint, pid: int, vma: Vma, bins: int) -> list[tuple[int, int, int, int]]:
     """(dumped, parent, lazy, pages) for `bins` equal slices of a mapping, from its page store."""
-    space = ck.memory.get(pid)
+    space = space_of(ck, pid)
     PAGE = ck.page_size_of(pid)  # noqa: N806 - the page size of this process
     pages = max(vma.size // PAGE, 1)
     bins = max(1, min(bins, pages))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from forensics.memory.space import space_of
 from forensics.symbols.elf import PARSE_ERRORS, ElfImage
 from forensics.symbols.mapping import Location, Symbolizer
 from forensics.symbols.unwind import NativeFrame, Unwind, unwind
@@ -171,7 +172,7 @@ def goroutines_for(ck, resolver) -> dict[int, GoroutineListing]:
 
     out: dict[int, GoroutineListing] = {}
     for proc in ck.processes:
-        space = ck.memory.get(proc.pid)
+        space = space_of(ck, proc.pid)
         if space is None:
             continue
         sym = symbolizer(proc, resolver)

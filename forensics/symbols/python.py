@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.memory.space import AddressSpace, MemoryGap, space_of
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.process import Process
 from forensics.model.secrets import is_secret
@@ -652,7 +652,7 @@ def python_stacks(ck: Checkpoint, resolver: Callable[[str], Path | None],
     for proc in ck.processes:
         if interpreter_path(proc) is None:
             continue
-        found = python_process(proc, ck.memory.get(proc.pid), symbolizer(proc, resolver), with_locals)
+        found = python_process(proc, space_of(ck, proc.pid), symbolizer(proc, resolver), with_locals)
         if found is not None:
             out.append(found)
     return out

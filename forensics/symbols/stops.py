@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from forensics.memory.space import AddressSpace, MemoryGap
+from forensics.memory.space import AddressSpace, MemoryGap, space_of
 from forensics.model.process import Process, Thread
 from forensics.symbols.disasm import Instruction, disassemble
 from forensics.symbols.elf import ElfError
@@ -101,7 +101,7 @@ def stops_for(ck, resolver) -> dict[tuple[int, int], Stop]:  # noqa: ANN001 - Ch
     for p in ck.processes:
         sym = symbolizer(p, resolver)
         for t in p.threads:
-            stop = thread_stop(p, t, ck.memory.get(p.pid), sym)
+            stop = thread_stop(p, t, space_of(ck, p.pid), sym)
             if stop is not None:
                 out[(p.pid, t.tid)] = stop
     return out

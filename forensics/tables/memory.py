@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from forensics.memory.grep import Match
-from forensics.memory.space import MemoryGap
+from forensics.memory.space import MemoryGap, space_of, spaces
 from forensics.memory.yara import YaraMatch
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.secrets import Masker
@@ -20,7 +20,7 @@ MAX_SHOWN = 256
 
 
 def matched_bytes(ck: Checkpoint, pid: int, address: int, length: int, masker: Masker) -> bytes | None:
-    space = ck.memory.get(pid)
+    space = space_of(ck, pid)
     if space is None:
         return None
     try:
@@ -47,8 +47,9 @@ def yara_matches(ck: Checkpoint, found: Iterable[YaraMatch], masker: Masker) -> 
 
 def strings(ck: Checkpoint, found: Iterable[Match], utf16: bool, masker: Masker) -> Table:
     t = Table(STRING)
+    by_pid = spaces(ck)
     for m in found:
-        data = bytes(ck.memory[m.pid].read(m.address, m.length))
+        data = bytes(by_pid[m.pid].read(m.address, m.length))
         text = data.decode("utf-16-le" if utf16 else "ascii", "replace")
         t.add(m.pid, m.address, masker.text(text))
     return t

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from forensics.memory.space import AddressSpace
+from forensics.memory.space import AddressSpace, space_of
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.secrets import Masker
 
@@ -39,8 +39,8 @@ def masker_for(checkpoints: Iterable[Checkpoint], reveal: bool, history: bool = 
             masker.learn_env(p.env)
             if p.argv:
                 masker.learn_words(" ".join(p.argv))
-            if p.memory_only and p.pid in ck.memory:
-                _learn_from_pages(masker, ck.memory[p.pid])
+            if p.memory_only and (space := space_of(ck, p.pid)) is not None:
+                _learn_from_pages(masker, space)
         if history:
             from forensics.memory.shellhistory import shell_history
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from forensics.errors import NotACheckpoint
+from forensics.locate.views import READ_BELOW
 from forensics.locate import AmbiguousCheckpoint, NoSuchMember, open_checkpoint
 from tests.locate.conftest import IMAGES, PODMAN_CONFIG, PODMAN_SPEC, make_criu_dir, snapshot
 
@@ -21,13 +22,15 @@ from tests.locate.conftest import IMAGES, PODMAN_CONFIG, PODMAN_SPEC, make_criu_
 def test_criu_dir(tmp_path: Path) -> None:
     d = make_criu_dir(tmp_path / "dump")
     (d / "stats-dump").write_bytes(b"stats")
+    (d / "pages-2.img").write_bytes(b"\xa5" * READ_BELOW)
     before = snapshot(tmp_path)
     with open_checkpoint(d) as src:
         assert (src.kind, src.meta.layout, src.meta.engine, src.meta.compression) == ("criu-dir", "criu-dir", None, None)
-        assert src.list() == sorted([*IMAGES, "stats-dump"])
+        assert src.list() == sorted([*IMAGES, "stats-dump", "pages-2.img"])
         assert src.read("pages-1.img") == IMAGES["pages-1.img"]
         v = src.read("core-1.img")
-        assert v.readonly and isinstance(v.obj, mmap.mmap)
+        assert v.readonly and isinstance(v.obj, bytes)   # small: read whole (a map costs a descriptor)
+        assert isinstance(src.read("pages-2.img").obj, mmap.mmap)   # big: mapped
         assert src.size("core-1.img") == len(IMAGES["core-1.img"])
         assert src.path_of("core-1.img") == d / "core-1.img"
         assert src.exists("inventory.img") and not src.exists("nope.img")
@@ -35,7 +38,7 @@ def test_criu_dir(tmp_path: Path) -> None:
             src.read("nope.img")
         assert src.parent() is None and src.chain() == [src]
         assert src.meta.checkpoint_name == "dump" and src.meta.checkpoint_time is not None
-        assert src.meta.sizes.pages == len(IMAGES["pages-1.img"])
+        assert src.meta.sizes.pages == len(IMAGES["pages-1.img"]) + READ_BELOW
         assert src.wrapper_files() == []
     assert snapshot(tmp_path) == before
 
