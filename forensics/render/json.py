@@ -28,13 +28,33 @@ SCHEMA_VERSION = 2
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    """A file object class's fields but its id, in declaration order (dataclasses.fields per fd was a
-    tenth of the document's time for 10,000 fds)."""
+def _all_field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names in declaration order, looked up once per class (dataclasses.fields per
+    fd was a tenth of the document's time for 10,000 fds)."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = _FIELD_NAMES[cls] = tuple(x.name for x in dataclasses.fields(cls) if x.name != "id")
+        names = _FIELD_NAMES[cls] = tuple(x.name for x in dataclasses.fields(cls))
     return names
+
+
+_FILE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A file object class's fields but its id."""
+    names = _FILE_FIELDS.get(cls)
+    if names is None:
+        names = _FILE_FIELDS[cls] = tuple(n for n in _all_field_names(cls) if n != "id")
+    return names
+
+
+def _asdict(obj: Any) -> dict[str, Any]:
+    """dataclasses.asdict(obj) without its deep copy when every field is a scalar (1,414 image records:
+    16 -> 3 ms); any list, dict, tuple or dataclass inside takes asdict itself."""
+    doc = {n: getattr(obj, n) for n in _all_field_names(type(obj))}
+    if any(isinstance(v, (list, tuple, dict)) or dataclasses.is_dataclass(v) for v in doc.values()):
+        return dataclasses.asdict(obj)
+    return doc
 
 
 def fd_doc(fd: f.Fd) -> dict[str, Any]:
@@ -151,16 +171,16 @@ def document(ck: Checkpoint, found: list[Any] | None = None, stops: dict | None 
                           "created": _time(info.container_created), "runtime": info.runtime,
                           "pod": info.pod, "namespace": info.namespace, "pod_uid": info.pod_uid,
                           "image_ref": info.image_ref},
-            "images": [dataclasses.asdict(i) for i in info.images],
+            "images": [_asdict(i) for i in info.images],
         },
         "hostname": ck.hostname,
         "domainname": ck.domainname,
         "processes": [process_doc(p, stops, masker) for p in ck.processes if pids is None or p.pid in pids]
         if processes else None,
         "mounts": [dict(dataclasses.asdict(m), propagation=m.propagation) for m in ck.mounts],
-        "namespaces": [dataclasses.asdict(n) for n in ck.namespaces],
-        "cgroups": [dataclasses.asdict(c) for c in ck.cgroups],
-        "tmpfs": [dataclasses.asdict(t) for t in ck.tmpfs],
+        "namespaces": [_asdict(n) for n in ck.namespaces],
+        "cgroups": [_asdict(c) for c in ck.cgroups],
+        "tmpfs": [_asdict(t) for t in ck.tmpfs],
         "stdio": ck.stdio,
         "wrapper": _wrapper(ck, masker),
         "findings": findings_doc(found or []),
