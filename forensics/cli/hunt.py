@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from forensics.cli import app
+from forensics.cli.common import Format, FormatOpt
 from forensics.errors import ForensicsError
 from forensics.hunt.rows import SORT_COLUMNS, Status, sort_value
 
@@ -84,8 +85,12 @@ def hunt(
     show_all: bool = typer.Option(False, "--all", help="Also a row for each checkpoint without hits."),
     sort: Optional[list[str]] = typer.Option(None, "--sort", help=f"Sort by: {', '.join(SORT_COLUMNS)} "
                                              "(repeatable; '-' before a column for descending)."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON document."),
-    as_jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per row, as checkpoints finish."),
+    fmt: Format = FormatOpt,
+    wide: bool = typer.Option(False, "--wide", "-w", help="Every column of the text table (ref, engine, kind, "
+                              "length, where, score, error)."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json: one JSON document."),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help="Same as --format jsonl: one JSON object per row, "
+                                  "as checkpoints finish."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write a self-contained page."),
     reports: Optional[Path] = typer.Option(
         None, "--reports", help="With -o: also write the full report of each checkpoint with hits into "
@@ -111,6 +116,8 @@ def hunt(
         raise ForensicsError("--reports DIR goes with -o PAGE.html: the page is what links to the reports")
     if as_json and as_jsonl:
         raise ForensicsError("give --json or --jsonl, not both")
+    as_json = as_json or fmt is Format.JSON
+    as_jsonl = as_jsonl or fmt is Format.JSONL
     for col in sort or []:
         if col.lstrip("-") not in SORT_COLUMNS:
             raise ForensicsError(f"--sort takes {', '.join(SORT_COLUMNS)}; not {col!r}")
@@ -151,13 +158,14 @@ def hunt(
         backend = InProcessBackend() if n == 1 else LocalBackend(n)
 
     stream = as_jsonl and not sort
-    with count_progress(len(items), "hunt", enabled=not (as_json or as_jsonl)) as progress:
+    with count_progress(len(items), "hunt", enabled=fmt is Format.TEXT and not (as_json or as_jsonl)) as progress:
         def done(r) -> None:  # noqa: ANN001 - CheckpointResult
             if stream:
                 from forensics.hunt.run import Hunt
 
-                for row in make_rows(Hunt("", [r]), per_checkpoint, not show_all):
-                    sys.stdout.write(render.jsonl(row) + "\n")
+                for line in render.jsonl(make_rows(Hunt("", [r]), per_checkpoint, not show_all),
+                                         per_checkpoint):
+                    sys.stdout.write(line + "\n")
                 sys.stdout.flush()
 
         try:
@@ -177,14 +185,18 @@ def hunt(
         except OSError as e:
             raise ForensicsError(f"cannot write: {e.strerror}", output) from None
     if as_json:
-        print(json.dumps(render.document(result, rows), indent=1))
+        print(json.dumps(render.document(result, rows, per_checkpoint), indent=1, default=str))
     elif as_jsonl and not stream:
-        for row in rows:
-            print(render.jsonl(row))
+        for line in render.jsonl(rows, per_checkpoint):
+            print(line)
+    elif fmt is Format.CSV:
+        from forensics.render.machine import write_csv
+
+        write_csv([render.table(rows, per_checkpoint)], sys.stdout)
     elif not as_jsonl:
         from forensics.render.table import write
 
-        write([render.table(rows, per_checkpoint, result.question)])
+        write([render.table(rows, per_checkpoint, result.question)], wide=wide)
         failed = sum(1 for r in result.results if r.status is Status.FAILED)
         folded = sum(r.folded for r in result.results)
         tail = f"{len(result.results)} checkpoints, {sum(1 for r in result.results if r.hits)} with hits"

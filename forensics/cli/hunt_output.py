@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
 from typing import Any
 
 from forensics.hunt.rows import Row, Status
@@ -24,35 +25,47 @@ def _addr(v: int | None) -> str:
     return "" if v is None else f"0x{v:x}"
 
 
-def _short_time(t: str | None) -> str:
-    """ISO time as `YYYY-MM-DD HH:MM:SS` (UTC, as the targets carry it; JSON keeps it whole)."""
-    return "" if not t else t.replace("T", " ")[:19]
+def _cell_time(t: str | None, source: str | None) -> str:
+    """The page's time cell: the time and where it was read, as every time the toolkit shows."""
+    if not t:
+        return ""
+    return t.replace("T", " ")[:19] + (f" ({source})" if source else " (source unknown)")
 
 
 def table(rows: list[Row], per_checkpoint: bool, title: str | None = None) -> Table:
-    """The rows as the declared hunt table (records.kinds), so text looks like every other command's: a
-    rich table on a terminal, plain natural-width lines in a pipe, evidence escaped in both."""
+    """The rows as the declared hunt table (records.kinds): every format (text, JSON, JSON Lines, CSV)
+    is rendered from it generically, like every other command's."""
     kind = HUNT_COUNT if per_checkpoint else HUNT_HIT
     t = Table(kind, title=title)
     for r in rows:
-        values = {"checkpoint": r.checkpoint, "container": r.container, "pod": r.pod,
-                  "namespace": r.namespace, "time": _short_time(r.time), "status": r.status.value,
-                  "count": r.count, "error": r.error}
         h = r.hit
-        values.update(pid=h.pid if h else None, address=h.address if h else None, what=h.what if h else None,
-                      detail=h.detail if h else (r.error or "(no hits)"))
+        values = {"checkpoint": r.checkpoint, "container": r.container, "pod": r.pod,
+                  "namespace": r.namespace, "time": r.time, "time_source": r.time_source,
+                  "status": r.status.value, "ref": r.ref, "engine": r.engine, "count": r.count, "error": r.error,
+                  "pid": h.pid if h else None, "address": h.address if h else None,
+                  "kind": h.kind.value if h else None, "what": h.what if h else None,
+                  "detail": h.detail if h else (None if r.error else "(no hits)"),
+                  "length": h.length if h else None, "where": h.where if h else None,
+                  "score": h.score if h else None}
         t.add(*(values[c.key] for c in kind.columns))
     return t
 
 
-def document(h: Hunt, rows: list[Row]) -> dict[str, Any]:
+def document(h: Hunt, rows: list[Row], per_checkpoint: bool) -> dict[str, Any]:
+    from forensics.render.machine import rows as records
+
     return {"question": h.question, "checkpoints": len(h.results), "partial": h.partial,
             "failed": sum(1 for r in h.results if r.status is Status.FAILED),
-            "folded": sum(r.folded for r in h.results), "rows": [r.to_json() for r in rows]}
+            "folded": sum(r.folded for r in h.results), "rows": records(table(rows, per_checkpoint))}
 
 
-def jsonl(row: Row) -> str:
-    return json.dumps(row.to_json(), separators=(",", ":"))
+def jsonl(rows: list[Row], per_checkpoint: bool) -> Iterator[str]:
+    """JSON Lines, one object a row, named by its record type as every command's JSON Lines are."""
+    from forensics.render.machine import rows as records
+
+    t = table(rows, per_checkpoint)
+    for doc in records(t):
+        yield json.dumps({"record": t.type.name, **doc}, separators=(",", ":"), default=str)
 
 
 def report_command(ref: str, index: int) -> str:
@@ -81,7 +94,7 @@ def page(h: Hunt, rows: list[Row], per_checkpoint: bool, reports: dict[str, str]
     for r in rows:
         n = index.get(r.ref, 0)
         cells = [el("td", el("a", r.checkpoint, href=f"#ck-{n}")), el("td", r.container or ""),
-                 el("td", r.pod or ""), el("td", r.namespace or ""), el("td", r.time or ""),
+                 el("td", r.pod or ""), el("td", r.namespace or ""), el("td", _cell_time(r.time, r.time_source)),
                  el("td", r.status.value)]
         if per_checkpoint:
             cells.append(el("td", str(r.count)))

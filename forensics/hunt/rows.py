@@ -7,7 +7,7 @@ rows and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -94,18 +94,6 @@ class Row:
     hit: Hit | None = None
     error: str | None = None
     time_source: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "hit"}
-        doc["status"] = self.status.value
-        if self.hit is not None:
-            h = asdict(self.hit)
-            h["kind"] = self.hit.kind.value
-            h.pop("key", None)
-            doc["hit"] = h
-        else:
-            doc["hit"] = None
-        return doc
 
 
 SORT_COLUMNS = ("checkpoint", "container", "pod", "namespace", "time", "engine", "status", "count", "pid",

@@ -150,23 +150,35 @@ PYTHON_FRAME = record(
     C("python", "PYTHON", K.WORD, "the CPython version the interpreter binary states", brief=False),
     doc="One Python frame of one thread of a CPython 3.11-3.13 process (inspect --python).")
 
-# A hunt's rows: where they were found (pod and namespace drop out of text when no row has one: plain
-# Docker or Podman fleets), then either one hit or one checkpoint's count.
+# A hunt's rows: the checkpoint's identity (pod and namespace drop out of text when no row has one: plain
+# Docker or Podman fleets), then either one hit or one checkpoint's count. Text, JSON, JSON Lines and CSV
+# all carry these columns.
 _HUNT_WHERE = (
-    C("checkpoint", "CHECKPOINT", K.EVIDENCE), C("container", "CONTAINER", K.EVIDENCE),
+    C("checkpoint", "CHECKPOINT", K.EVIDENCE, "the checkpoint's label: container/checkpoint, or its file name"),
+    C("container", "CONTAINER", K.EVIDENCE),
     C("pod", "POD", K.EVIDENCE, quiet_when_zero=True), C("namespace", "NAMESPACE", K.EVIDENCE, quiet_when_zero=True),
-    C("time", "TIME (UTC)", K.WORD, "when the checkpoint was taken (JSON keeps its source)"),
-    C("status", "STATUS", K.WORD, "ok, partial or failed"))
+    C("time", "TIME (UTC)", K.WORD, "when the checkpoint was taken, ISO 8601"),
+    C("time_source", "TIME SOURCE", K.WORD, "where that time was read (engine metadata, CRIU log, file mtime...)"),
+    C("status", "STATUS", K.WORD, "ok, partial (decoded with damage) or failed (not decoded: see error)"),
+    C("ref", "REF", K.EVIDENCE, "what was opened: an absolute path, or a Docker checkpoint name", brief=False),
+    C("engine", "ENGINE", K.WORD, brief=False))
 
 HUNT_HIT = record(
     "hunt", "hunt", *_HUNT_WHERE,
-    C("pid", "PID", K.PID), C("address", "ADDRESS", K.ADDRESS), C("what", "WHAT", K.EVIDENCE),
-    C("detail", "DETAIL", K.EVIDENCE),
+    C("pid", "PID", K.PID), C("address", "ADDRESS", K.ADDRESS),
+    C("kind", "KIND", K.WORD, "grep, yara, finding, change or value; empty for a checkpoint without hits",
+      brief=False),
+    C("what", "WHAT", K.EVIDENCE, "the pattern, rule, finding or changed field"),
+    C("detail", "DETAIL", K.EVIDENCE, "one line about the hit (secrets masked unless --reveal)"),
+    C("length", "LENGTH", K.INT, "bytes matched", brief=False),
+    C("where", "WHERE", K.EVIDENCE, "the mapping the address lies in", brief=False),
+    C("score", "SCORE", K.INT, "a finding's score", brief=False),
+    C("error", "ERROR", K.EVIDENCE, "why the checkpoint failed or is partial", brief=False),
     doc="One answer to a hunt's question in one checkpoint of the fleet (forensics hunt).")
 
 HUNT_COUNT = record(
     "hunt_counts", "hunt", *_HUNT_WHERE,
-    C("count", "HITS", K.INT), C("error", "ERROR", K.EVIDENCE),
+    C("count", "HITS", K.INT), C("error", "ERROR", K.EVIDENCE, "why the checkpoint failed or is partial"),
     doc="One checkpoint of the fleet and how many answers it gave (forensics hunt --per-checkpoint).")
 
 ALL = (PROCESS, THREAD, FD, SOCKET, MAPPING, MOUNT, ENV, MATCH, YARA_MATCH, STRING, CHANGE, PAGE_CHANGE,

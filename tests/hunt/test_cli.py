@@ -24,8 +24,10 @@ def test_jsonl_streams_one_row_per_checkpoint_and_hit() -> None:
     assert p.returncode == 0, p.stderr
     docs = [json.loads(line) for line in p.stdout.splitlines()]
     assert sorted(d["ref"] for d in docs) == sorted(FLEET.paths)
-    assert {d["ref"] for d in docs if d["hit"]} == FLEET.planted
-    assert all(d["hit"]["pid"] == 1 and d["hit"]["kind"] == "grep" for d in docs if d["hit"])
+    assert all(d["record"] == "hunt" for d in docs)
+    assert {d["ref"] for d in docs if d["kind"]} == FLEET.planted
+    assert all(d["pid"] == 1 and d["kind"] == "grep" and d["what"] for d in docs if d["kind"])
+    assert all(d["pid"] is None and d["detail"] == "(no hits)" for d in docs if not d["kind"])
     assert p.stderr == ""
 
 
@@ -37,7 +39,8 @@ def test_per_checkpoint_counts_sorted() -> None:
     assert len(rows) == len(FLEET.entries)
     times = [r["time"] for r in rows]
     assert times == sorted(times, reverse=True) and all(times)
-    assert all(r["count"] > 0 and r["hit"] is None for r in rows)
+    assert all(r["count"] > 0 and r["time_source"] for r in rows)
+    assert "pid" not in rows[0]   # the per-checkpoint record has no hit columns
     engines = {r["checkpoint"]: r["engine"] for r in rows}
     assert set(engines.values()) == {"docker", "podman"}
 
@@ -100,3 +103,25 @@ def test_secrets_are_masked_unless_revealed() -> None:
     assert token in p.stdout
     masked = forensics("--findings", *FLEET.paths[:1], "--json")
     assert "env-secret" in masked.stdout and token not in masked.stdout
+
+
+def test_json_jsonl_and_csv_carry_the_same_declared_rows() -> None:
+    """One declared record (records.kinds HUNT_COUNT) behind every format: same keys, same values."""
+    import csv
+    import io
+
+    from forensics.records.kinds import HUNT_COUNT
+
+    args = ("--grep", "svc-", *FLEET.paths, "--per-checkpoint", "--sort", "checkpoint", "--jobs", "1")
+    outs = {fmt: forensics(*args, "--format", fmt) for fmt in ("json", "jsonl", "csv")}
+    assert all(p.returncode == 0 for p in outs.values()), {f: p.stderr for f, p in outs.items()}
+    from_json = json.loads(outs["json"].stdout)["rows"]
+    from_jsonl = [json.loads(line) for line in outs["jsonl"].stdout.splitlines()]
+    from_csv = list(csv.DictReader(io.StringIO(outs["csv"].stdout)))
+    keys = [c.key for c in HUNT_COUNT.columns]
+    assert len(from_json) == len(FLEET.entries) and all(list(r) == keys for r in from_json)
+    assert [{k: v for k, v in r.items() if k != "record"} for r in from_jsonl] == from_json
+    assert all(r["record"] == "hunt_counts" for r in from_jsonl)
+    assert [list(r) for r in from_csv] == [keys] * len(from_json)
+    assert [(r["checkpoint"], int(r["count"]), r["time_source"]) for r in from_csv] == \
+        [(r["checkpoint"], r["count"], r["time_source"]) for r in from_json]

@@ -12,10 +12,17 @@ from pathlib import Path
 import pytest
 
 from forensics.locate import open_checkpoint
-from forensics.locate.scratch import ScratchDir, live_scratch_dirs
+from forensics.locate.scratch import ScratchDir, live_scratch_dirs, remove_live
 from tests.locate.conftest import podman_members, write_archive
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _no_scratch_left_by_earlier_tests() -> None:
+    """Tests elsewhere load compressed archives in-process and never close them (exit would); their
+    scratch directories keep the signal handlers installed, which these tests check come and go."""
+    remove_live()
 
 CHILD = """
 import sys, tempfile, time

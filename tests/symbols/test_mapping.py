@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -165,8 +165,10 @@ def pie_process(tmp_path: Path):
     proc = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
-        assert ready, "the PIE printed nothing"
+        # poll, not select(): select() refuses descriptors past 1023, which a long test session can reach
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(proc.stdout, selectors.EVENT_READ)
+            assert waiting.select(20), "the PIE printed nothing"
         target, glob, getpid = (int(x, 16) for x in proc.stdout.readline().split())
         maps = parse_maps(Path(f"/proc/{proc.pid}/maps").read_text())
         yield exe, {"target_fn": target, "pie_global": glob, "getpid": getpid}, maps
