@@ -255,10 +255,16 @@ class Bench:
                     assert b"fc36f8638816" in o.output and b"fc36f8638816" in r.output
                     return ""
 
-                self.compare(f"inspect {' '.join(extra) + ' ' if extra else ''}{label}",
-                             [*FORENSICS, "inspect", str(archive), *extra],
-                             [str(self.cctl), "inspect", *extra, str(archive)],
-                             f"checkpointctl inspect {' '.join(extra)}".strip(), 2.0, same_container)
+                what = f"inspect {' '.join(extra) + ' ' if extra else ''}{label}"
+                try:
+                    self.compare(what, [*FORENSICS, "inspect", str(archive), *extra],
+                                 [str(self.cctl), "inspect", *extra, str(archive)],
+                                 f"checkpointctl inspect {' '.join(extra)}".strip(), 2.0, same_container)
+                except RuntimeError as exc:
+                    # e.g. a pre-dump has no pstree.img: checkpointctl --all refuses it.
+                    if "checkpointctl" not in str(exc).split(" exited ")[0]:
+                        raise
+                    self.skip(what, f"checkpointctl fails on it ({str(exc).splitlines()[0][-160:]})")
 
     # --- memory search ------------------------------------------------------------------------------
 
