@@ -40,9 +40,10 @@ from forensics.model.checkpoint import (
     TmpfsArchive,
 )
 from forensics.model.files import Memfd
-from forensics.model.process import Process
+from forensics.model import syscalls
+from forensics.model.process import Arch, Process
 
-PAGE_SIZE = 4096
+PAGE_SIZE = 4096   # the fallback page size only: see page_size_of
 MAX_TMPFS_MEMBERS = 100_000
 # A tmpfs archive is only listed, but listing a gzip stream means inflating all of it.
 TMPFS_LIMITS = Limits(max_bytes=16 << 30)
@@ -156,6 +157,8 @@ _DIGITS = re.compile(r"\d+")
 # ------------------------------------------------------------------ memory
 
 def page_size_of(mm: Any) -> int:
+    """A process's page size: the AT_PAGESZ entry of the auxv CRIU saved in its mm image (4K, 16K or 64K,
+    the sizes Linux runs with on x86_64 and arm64); PAGE_SIZE only when the auxv says nothing usable."""
     auxv = list(mm.mm_saved_auxv)
     for i in range(0, len(auxv) - 1, 2):
         if auxv[i] == AT_PAGESZ and auxv[i + 1] in (4096, 16384, 65536):
@@ -387,7 +390,18 @@ def _process(entry: Any, images: ImageSet, ctx: build.FileContext, memory: Memor
             memories[proc.pid] = space
             count_pages(proc, space)
             argv_env(proc, mm[0], space, images.warn)
+            _prove_syscalls(proc, space)
     return proc
+
+
+def _prove_syscalls(proc: Process, space: AddressSpace) -> None:
+    """aarch64 threads: the system call x8 names, where the code at pc is in the checkpoint's own pages
+    (see forensics.model.syscalls; with clean file-backed code, the symbols floor completes it from the
+    binary)."""
+    word_at = syscalls.word_reader(space.read)
+    for th in proc.threads:
+        if th.syscall is None and th.registers is not None and th.registers.arch is not Arch.X86_64:
+            th.syscall, th.syscall_evidence = syscalls.syscall_of(th.registers, word_at)
 
 
 LOG_TAIL_LINES = 200
@@ -490,7 +504,8 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
     if info.pre_dump and not pstree:
         # A pre-dump has pages only: its processes are the pids of its pagemaps (forensics.memory.predump).
         for pid in predump.pids_of(images.names):
-            store = memory.store(f"pagemap-{pid}.img", PAGE_SIZE)
+            mm = images.entries(f"mm-{pid}.img")
+            store = memory.store(f"pagemap-{pid}.img", page_size_of(mm[0]) if mm else PAGE_SIZE)
             if store is not None:
                 proc, ck.memory[pid] = predump.memory_only_process(pid, store)
                 procs.append(proc)

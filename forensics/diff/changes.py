@@ -69,10 +69,11 @@ def process_changes(pairs: list[Pair], removed: list[Process], added: list[Proce
             if x.syscall != y.syscall:
                 yield Change("processes", "changed", subject, b.pid, f"tid {tid} syscall", x.syscall, y.syscall)
             if x.registers and y.registers:
-                for reg in ("ip", "sp"):
-                    if x.registers.gp.get(reg) != y.registers.gp.get(reg):
-                        yield Change("processes", "changed", subject, b.pid, f"tid {tid} {reg}",
-                                     x.registers.gp.get(reg), y.registers.gp.get(reg))
+                # The instruction pointer by its architecture's name (ip on x86_64, pc on aarch64).
+                pc = "pc" if y.registers.arch == "aarch64" else "ip"
+                for reg, old, new in ((pc, x.registers.ip, y.registers.ip), ("sp", x.registers.sp, y.registers.sp)):
+                    if old != new:
+                        yield Change("processes", "changed", subject, b.pid, f"tid {tid} {reg}", old, new)
 
 
 def _fd_target(fd: f.Fd) -> str:

@@ -24,6 +24,9 @@ PE_PARENT = 1 << 0   # pages are in the parent dump (follow the `parent` link)
 PE_LAZY = 1 << 1     # pages may be restored lazily (with PE_PRESENT they are still in this dump)
 PE_PRESENT = 1 << 2  # pages are in this dump's pages file
 KNOWN_FLAGS = PE_PARENT | PE_LAZY | PE_PRESENT
+# The page size when the caller has none: the model passes each process's own, read from the AT_PAGESZ
+# entry of its saved auxv (arm64 kernels run 4K, 16K or 64K pages); 4096 is only the fallback when CRIU
+# saved no auxv.
 DEFAULT_PAGE_SIZE = 4096
 
 

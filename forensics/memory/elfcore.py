@@ -1,4 +1,4 @@
-"""One process of a checkpoint as an ELF core file that gdb and delve open (x86_64).
+"""One process of a checkpoint as an ELF core file that gdb and delve open (x86_64 and aarch64).
 
 The layout is the kernel's (fs/binfmt_elf.c, elf_core_dump): an ELF header of type ET_CORE, one PT_NOTE
 and one PT_LOAD per piece of every mapping, then the notes, then the memory, page aligned.
@@ -6,6 +6,9 @@ and one PT_LOAD per piece of every mapping, then the notes, then the memory, pag
 Notes, in the kernel's order: for the first thread (the leader) NT_PRSTATUS, NT_PRPSINFO, NT_SIGINFO,
 NT_AUXV, NT_FILE, NT_FPREGSET, NT_X86_XSTATE; for each other thread NT_PRSTATUS, NT_SIGINFO, NT_FPREGSET,
 NT_X86_XSTATE (gdb ties a NT_SIGINFO to the thread of the NT_PRSTATUS before it). Struct layouts are x86_64 Linux's (include/uapi/linux/elfcore.h, asm/user_64.h).
+On aarch64 (EM_AARCH64) pr_reg is user_pt_regs (x0-x30, sp, pc, pstate: 34 words), NT_FPREGSET
+(NT_PRFPREG) is user_fpsimd_state (v0-v31, fpsr, fpcr, 8 reserved bytes) and NT_ARM_TLS holds tpidr_el0.
+Pages and alignment are the process's page size (from its auxv; 4096 only when CRIU saved none).
 
 Memory of a mapping comes from three places, and a mapping is cut into PT_LOADs where the source changes:
 - the pages CRIU dumped (DUMPED);
@@ -32,11 +35,17 @@ from typing import BinaryIO
 from forensics.errors import ForensicsError
 from forensics.locate.views import open_readonly
 from forensics.memory.space import AddressSpace, GapKind, MemoryGap, VmaLike
-from forensics.model.process import Process, Thread
+from forensics.model.process import AARCH64_GP, Arch, Process, Thread
 from forensics.model.vma import Vma
 
-PAGE = 4096
-EM_X86_64 = 62
+DEFAULT_PAGE = 4096   # only when neither the process nor the page store says otherwise
+EM_X86_64, EM_AARCH64 = 62, 183
+NT_ARM_TLS, NT_ARM_PAC_MASK = 0x401, 0x406
+AT_HWCAP, HWCAP_PACA = 16, 1 << 30
+# user_pac_mask for a process whose mappings all lie below 2**48: the kernel's GENMASK(54, vabits) with
+# 48 bits of user address space (a 52-bit kernel signs bits 52-54 of such addresses: the same mask
+# clears them and only zero bits besides).
+PAC_MASK_48 = ((1 << 55) - 1) & ~((1 << 48) - 1)
 PT_LOAD, PT_NOTE = 1, 4
 PF_X, PF_W, PF_R = 1, 2, 4
 NT_PRSTATUS, NT_FPREGSET, NT_PRPSINFO, NT_AUXV = 1, 2, 3, 6
@@ -108,6 +117,7 @@ def _gap(space: AddressSpace, vma: VmaLike, start: int, end: int, file_size: int
     # A memfd or shared anonymous mapping is a shmem object with its own page store: never dumped is zero.
     file_backed = bool(getattr(vma, "status", 0) & VMA_FILE_MAPPED) and bool(vma.path) and not shared
     pgoff = getattr(vma, "pgoff", 0)
+    PAGE = space.store.page_size or DEFAULT_PAGE  # noqa: N806 - the process's page size
     addr = start
     while addr < end:
         if shared:
@@ -216,9 +226,32 @@ def prstatus(proc: Process, thread: Thread) -> bytes:
     head = struct.pack("<iiih2xQQiiii", 0, 0, 0, 0, 0, thread.blocked_signals, thread.tid, proc.ppid,
                        proc.pgid, proc.sid)
     times = bytes(64)
-    regs = struct.pack("<27Q", *(gp.get(name, 0) & 0xFFFFFFFFFFFFFFFF for name in USER_REGS))
+    names = AARCH64_USER_REGS if _arch(proc) is Arch.AARCH64 else USER_REGS
+    regs = struct.pack(f"<{len(names)}Q", *(gp.get(name, 0) & 0xFFFFFFFFFFFFFFFF for name in names))
     fpvalid = 1 if thread.registers is not None and thread.registers.fpu is not None else 0
     return head + times + regs + struct.pack("<i4x", fpvalid)
+
+
+# user_pt_regs (arch/arm64/include/uapi/asm/ptrace.h): the aarch64 pr_reg.
+AARCH64_USER_REGS = AARCH64_GP[:34]
+
+
+def _arch(proc: Process) -> Arch:
+    """The machine of a process: its threads' registers say it (x86_64 when none were saved)."""
+    for t in proc.threads:
+        if t.registers is not None:
+            return t.registers.arch
+    return Arch.X86_64
+
+
+def fpsimd(thread: Thread) -> bytes | None:
+    """aarch64 user_fpsimd_state (528 bytes): v0-v31, fpsr, fpcr, reserved."""
+    fpu = thread.registers.fpu if thread.registers is not None else None
+    if fpu is None:
+        return None
+    fpsr, fpcr = fpu.get("fpsr", 0), fpu.get("fpcr", 0)
+    return _words(fpu.get("v"), 32, 16) + struct.pack("<II8x", fpsr if isinstance(fpsr, int) else 0,
+                                                         fpcr if isinstance(fpcr, int) else 0)
 
 
 def prpsinfo(proc: Process) -> bytes:
@@ -268,8 +301,9 @@ def xstate(thread: Thread, fxsave: bytes) -> bytes | None:
     return bytes(area)
 
 
-def nt_file(vmas: list[Vma]) -> bytes:
+def nt_file(vmas: list[Vma], page: int = DEFAULT_PAGE) -> bytes:
     """NT_FILE: count, page size, (start, end, file offset in pages) per file mapping, then the names."""
+    PAGE = page  # noqa: N806
     files = [v for v in vmas if v.status & VMA_FILE_MAPPED and v.path]
     head = struct.pack("<QQ", len(files), PAGE)
     table = b"".join(struct.pack("<QQQ", v.start, v.end, v.pgoff // PAGE) for v in files)
@@ -279,6 +313,8 @@ def nt_file(vmas: list[Vma]) -> bytes:
 
 def notes(proc: Process) -> bytes:
     threads = sorted(proc.threads, key=lambda t: t.tid != proc.pid)
+    if _arch(proc) is Arch.AARCH64:
+        return _aarch64_notes(proc, threads)
     out = []
     for i, t in enumerate(threads):
         out.append(_note(b"CORE", NT_PRSTATUS, prstatus(proc, t)))
@@ -289,13 +325,40 @@ def notes(proc: Process) -> bytes:
         if i == 0:
             if proc.auxv:
                 out.append(_note(b"CORE", NT_AUXV, struct.pack(f"<{len(proc.auxv)}Q", *proc.auxv)))
-            out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas)))
+            out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas, proc.page_size)))
         fx = fpregset(t)
         if fx is not None:
             out.append(_note(b"CORE", NT_FPREGSET, fx))
             xs = xstate(t, fx)
             if xs is not None:
                 out.append(_note(b"LINUX", NT_X86_XSTATE, xs))
+    return b"".join(out)
+
+
+def _aarch64_notes(proc: Process, threads: list[Thread]) -> bytes:
+    """The kernel's aarch64 order: NT_PRSTATUS (+ NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE for the first
+    thread), NT_PRFPREG, NT_ARM_TLS, and NT_ARM_PAC_MASK where the auxv's AT_HWCAP says the process had
+    pointer authentication (gdb needs the mask to strip signed return addresses when it unwinds)."""
+    auxv = dict(zip(proc.auxv[::2], proc.auxv[1::2], strict=False))
+    pac = bool(auxv.get(AT_HWCAP, 0) & HWCAP_PACA) and all(v.end <= 1 << 48 for v in proc.vmas)
+    out = []
+    for i, t in enumerate(threads):
+        out.append(_note(b"CORE", NT_PRSTATUS, prstatus(proc, t)))
+        if i == 0:
+            out.append(_note(b"CORE", NT_PRPSINFO, prpsinfo(proc)))
+        out.append(_note(b"CORE", NT_SIGINFO, bytes(128)))
+        if i == 0:
+            if proc.auxv:
+                out.append(_note(b"CORE", NT_AUXV, struct.pack(f"<{len(proc.auxv)}Q", *proc.auxv)))
+            out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas, proc.page_size)))
+        fp = fpsimd(t)
+        if fp is not None:
+            out.append(_note(b"CORE", NT_FPREGSET, fp))
+        tls = t.registers.gp.get("tpidr_el0") if t.registers is not None else None
+        if tls is not None:
+            out.append(_note(b"LINUX", NT_ARM_TLS, struct.pack("<Q", tls)))
+        if pac:
+            out.append(_note(b"LINUX", NT_ARM_PAC_MASK, struct.pack("<QQ", PAC_MASK_48, PAC_MASK_48)))
     return b"".join(out)
 
 
@@ -334,6 +397,8 @@ def write_core(proc: Process, space: AddressSpace, find_file: FileFinder, out: B
         loads.extend(_loads(vma, parts))
 
     note = notes(proc)
+    PAGE = proc.page_size or DEFAULT_PAGE  # noqa: N806 - the process's page size, from its auxv
+    machine = EM_AARCH64 if _arch(proc) is Arch.AARCH64 else EM_X86_64
     phoff = 64
     phnum = 1 + len(loads)
     note_off = phoff + 56 * phnum
@@ -343,7 +408,7 @@ def write_core(proc: Process, space: AddressSpace, find_file: FileFinder, out: B
         offset += ld.filesz
     total = offset
 
-    header = struct.pack("<4sBBBBB7xHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 0, 4, EM_X86_64, 1, 0, phoff, 0,
+    header = struct.pack("<4sBBBBB7xHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 0, 4, machine, 1, 0, phoff, 0,
                          0, 64, 56, phnum, 0, 0, 0)
     phdrs = [struct.pack("<IIQQQQQQ", PT_NOTE, 0, note_off, 0, 0, len(note), 0, 4)]
     phdrs += [struct.pack("<IIQQQQQQ", PT_LOAD, ld.flags, ld.offset, ld.vaddr, 0, ld.filesz, ld.memsz, PAGE)

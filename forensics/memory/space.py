@@ -20,7 +20,7 @@ from typing import Protocol
 
 from forensics.errors import ForensicsError
 
-from forensics.images.pagemap import PE_PARENT, PE_PRESENT
+from forensics.images.pagemap import DEFAULT_PAGE_SIZE, PE_PARENT, PE_PRESENT
 from forensics.model.checkpoint import Checkpoint
 from forensics.model.vma import Vma
 
@@ -106,7 +106,7 @@ class PageStore:
     """One pagemap's runs over one pages buffer, with an optional parent store for PE_PARENT pages."""
 
     def __init__(self, runs: Sequence[Run], pages: memoryview | bytes, parent: PageStore | None = None,
-                 page_size: int = 4096, name: str = "", pages_path: Path | None = None) -> None:
+                 page_size: int = DEFAULT_PAGE_SIZE, name: str = "", pages_path: Path | None = None) -> None:
         self.runs = list(runs)
         self._starts = [r.start for r in self.runs]
         # The view itself, not a new one over it: locate knows where its views lie in their maps.

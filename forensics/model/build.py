@@ -20,7 +20,8 @@ from forensics.model.flags import (
     TCP_STATES,
 )
 from forensics.model.mounts import Mount
-from forensics.model.process import Creds, Process, Registers, SigAction, Thread
+from forensics.model.syscalls import syscall_of
+from forensics.model.process import X86_64_GP, Arch, Creds, Process, Registers, SigAction, Thread
 from forensics.model.vma import Vma, VmaKind
 
 Message = Any
@@ -64,44 +65,74 @@ def opt(msg: Message, name: str) -> Any:
 
 # ------------------------------------------------------------------ threads and processes
 
-GP_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di",
-           "orig_ax", "ip", "cs", "flags", "sp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")
-
-
 def _vector_regs(words: Iterable[int]) -> list[str]:
     """128-bit registers (xmm, st, ymm upper halves) as hex, from the u32 words CRIU stores them in."""
     raw = b"".join(struct.pack("<I", w & 0xFFFFFFFF) for w in words)
     return [raw[i:i + 16].hex() for i in range(0, len(raw), 16)]
 
 
+def _vector_regs64(words: Iterable[int]) -> list[str]:
+    """aarch64 v0-v31 as 128-bit hex (little-endian bytes, as in memory), from the u64 halves CRIU stores
+    them in (user_aarch64_fpsimd_context_entry.vregs: low half first)."""
+    raw = b"".join(struct.pack("<Q", w & 0xFFFFFFFFFFFFFFFF) for w in words)
+    return [raw[i:i + 16].hex() for i in range(0, len(raw), 16)]
+
+
+def _x86_64(core: Message) -> Registers:
+    ti = core.thread_info
+    gp: dict[str, int] = {name: getattr(ti.gpregs, name) for name in X86_64_GP if has(ti.gpregs, name)}
+    fpu = None
+    if has(ti, "fpregs"):
+        fp = ti.fpregs
+        fpu = {"mxcsr": fp.mxcsr, "cwd": fp.cwd, "swd": fp.swd,
+               "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space),
+               # the rest of the FXSAVE image, for an ELF core's NT_FPREGSET
+               "twd": fp.twd, "fop": fp.fop, "rip": fp.rip, "rdp": fp.rdp, "mxcsr_mask": fp.mxcsr_mask}
+        if has(fp, "xsave"):
+            xs = fp.xsave
+            fpu["xstate_bv"] = xs.xstate_bv
+            fpu["ymmh"] = _vector_regs(xs.ymmh_space)
+    return Registers(Arch.X86_64, gp, fpu)
+
+
+def _aarch64(core: Message) -> Registers:
+    ti = core.ti_aarch64
+    gp: dict[str, int] = {}
+    fpu = None
+    if has(ti, "gpregs"):
+        g = ti.gpregs
+        for i, value in enumerate(list(g.regs)[:31]):
+            gp[f"x{i}"] = value
+        for name in ("sp", "pc", "pstate"):
+            if has(g, name):
+                gp[name] = getattr(g, name)
+    if has(ti, "tls"):
+        gp["tpidr_el0"] = ti.tls
+    if has(ti, "fpsimd"):
+        fs = ti.fpsimd
+        fpu = {"v": _vector_regs64(fs.vregs), "fpsr": fs.fpsr, "fpcr": fs.fpcr}
+    return Registers(Arch.AARCH64, gp, fpu)
+
+
+_OTHER_ARCHES = (("ti_arm", Arch.ARM), ("ti_ppc64", Arch.PPC64), ("ti_s390", Arch.S390),
+                 ("ti_riscv64", Arch.RISCV64), ("ti_mips", Arch.MIPS), ("ti_loongarch64", Arch.LOONGARCH64))
+
+
 def registers(core: Message) -> Registers | None:
+    """The registers of one thread under its machine's names. x86_64 and aarch64 are decoded fully; the
+    other machines CRIU supports keep the scalar fields of their gpregs message by their proto names."""
     if has(core, "thread_info"):
-        ti = core.thread_info
-        gp: dict[str, int] = {name: getattr(ti.gpregs, name) for name in GP_REGS if has(ti.gpregs, name)}
-        fpu = None
-        if has(ti, "fpregs"):
-            fp = ti.fpregs
-            fpu = {"mxcsr": fp.mxcsr, "cwd": fp.cwd, "swd": fp.swd,
-                   "xmm": _vector_regs(fp.xmm_space), "st": _vector_regs(fp.st_space),
-                   # the rest of the FXSAVE image, for an ELF core's NT_FPREGSET
-                   "twd": fp.twd, "fop": fp.fop, "rip": fp.rip, "rdp": fp.rdp, "mxcsr_mask": fp.mxcsr_mask}
-            if has(fp, "xsave"):
-                xs = fp.xsave
-                fpu["xstate_bv"] = xs.xstate_bv
-                fpu["ymmh"] = _vector_regs(xs.ymmh_space)
-        return Registers("x86_64", gp, fpu)
-    for arch_field, arch in (("ti_aarch64", "aarch64"), ("ti_arm", "arm"), ("ti_ppc64", "ppc64"),
-                             ("ti_s390", "s390"), ("ti_riscv64", "riscv64"), ("ti_mips", "mips"),
-                             ("ti_loongarch64", "loongarch64")):
+        return _x86_64(core)
+    if has(core, "ti_aarch64"):
+        return _aarch64(core)
+    for arch_field, arch in _OTHER_ARCHES:
         if has(core, arch_field):
             ti = getattr(core, arch_field)
             gp = {}
             if has(ti, "gpregs"):
                 for fd, value in ti.gpregs.ListFields():
-                    if fd.label != fd.LABEL_REPEATED and isinstance(value, int):
+                    if isinstance(value, int) and not isinstance(value, bool):
                         gp[fd.name] = value
-                if "pc" in gp:
-                    gp["ip"] = gp["pc"]
             return Registers(arch, gp)
     return None
 
@@ -124,11 +155,7 @@ def creds(tc: Message) -> Creds | None:
 def thread(tid: int, core: Message) -> Thread:
     tcore = core.thread_core if has(core, "thread_core") else None
     regs = registers(core)
-    syscall = None
-    if regs is not None and "orig_ax" in regs.gp:
-        orig = regs.gp["orig_ax"]
-        # orig_ax is stored as u64: -1 (no syscall) arrives as 2**64-1.
-        syscall = orig if orig < 1 << 63 else None
+    syscall, evidence = syscall_of(regs)
     blocked = 0
     if tcore is not None and has(tcore, "blk_sigset"):
         blocked = tcore.blk_sigset
@@ -143,6 +170,7 @@ def thread(tid: int, core: Message) -> Thread:
         seccomp_mode=SECCOMP_MODES.get(tcore.seccomp_mode, str(tcore.seccomp_mode))
         if tcore is not None and has(tcore, "seccomp_mode") else "disabled",
         syscall=syscall,
+        syscall_evidence=evidence,
     )
 
 

@@ -12,6 +12,8 @@ from forensics.model.process import Process
 from forensics.records import Timestamp
 
 # Only for a checkpoint with no process to read AT_PAGESZ from.
+# A process's page size is the AT_PAGESZ of its saved auxv (Process.page_size); 4096 is only the fallback
+# for a pid the checkpoint has no process for.
 DEFAULT_PAGE_SIZE = 4096
 
 

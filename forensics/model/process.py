@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from forensics.model.files import Fd
 from forensics.model.vma import Vma
@@ -25,28 +26,73 @@ class Creds:
     lsm_profile: str | None = None
 
 
+class Arch(StrEnum):
+    """The machine a checkpoint was taken on (CoreEntry.mtype / which thread_info CRIU filled). The value
+    is the word every output prints."""
+
+    X86_64 = "x86_64"
+    AARCH64 = "aarch64"
+    ARM = "arm"
+    PPC64 = "ppc64"
+    S390 = "s390"
+    RISCV64 = "riscv64"
+    MIPS = "mips"
+    LOONGARCH64 = "loongarch64"
+
+
+# The names each architecture's general registers go by, in the order CRIU saves them (and its tools and
+# the kernel's user_regs_struct print them). x86_64: CRIU's user_x86_regs_entry (the kernel's pt_regs
+# names without the leading "r" for the legacy eight). aarch64: x0-x30, sp, pc, pstate (user_pt_regs),
+# then tpidr_el0, the TLS register CRIU keeps in thread_info_aarch64.tls.
+X86_64_GP = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di",
+             "orig_ax", "ip", "cs", "flags", "sp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")
+AARCH64_GP = tuple(f"x{i}" for i in range(31)) + ("sp", "pc", "pstate", "tpidr_el0")
+
+# Which named register holds the instruction pointer, the stack pointer and the frame pointer.
+_PC = {Arch.X86_64: "ip", Arch.AARCH64: "pc"}
+_FP = {Arch.X86_64: "bp", Arch.AARCH64: "x29"}
+
+
 @dataclass(slots=True)
 class Registers:
-    """x86_64 general registers by name (ip, sp, ax, orig_ax, fs_base, ...), and the FPU/SSE/AVX state
-    where CRIU saved it."""
+    """A thread's registers under its architecture's own names (`X86_64_GP`, `AARCH64_GP`; for other
+    machines whatever CRIU's message calls them), and the FP/SIMD state where CRIU saved it: for x86_64
+    the FXSAVE/XSAVE fields (mxcsr, xmm, st, ymmh...), for aarch64 `v` (v0-v31 as 128-bit hex), fpsr, fpcr.
+    """
 
-    arch: str
+    arch: Arch
     gp: dict[str, int]
     fpu: dict[str, object] | None = None
 
     @property
     def ip(self) -> int | None:
-        return self.gp.get("ip")
+        """The instruction pointer: rip on x86_64, pc on aarch64."""
+        return self.gp.get(_PC.get(self.arch, "pc"))
 
     @property
     def sp(self) -> int | None:
         return self.gp.get("sp")
 
+    @property
+    def fp(self) -> int | None:
+        """The frame pointer: rbp on x86_64, x29 on aarch64."""
+        name = _FP.get(self.arch)
+        return self.gp.get(name) if name else None
+
+    def named(self) -> list[tuple[str, int]]:
+        """Every general register as (name, value), in the architecture's order; for the outputs."""
+        return list(self.gp.items())
+
 
 @dataclass(slots=True)
 class Thread:
-    """One thread. `syscall` is the number of the system call it was inside when frozen (orig_ax >= 0:
-    CRIU rewinds an interrupted call so that ip points at the `syscall` instruction)."""
+    """One thread. `syscall` is the number of the system call it was inside when frozen, where that can
+    be proven: on x86_64 orig_ax >= 0 (CRIU rewinds an interrupted call so that ip points at the `syscall`
+    instruction); on aarch64 x8 when the instruction at pc is `svc #0` (the kernel rewound a restartable
+    call there before the ptrace stop) or the one before pc is and x0 holds an error return (an
+    interrupted call that is not restarted, like epoll_pwait's -EINTR). aarch64 has no orig_x0 in the
+    checkpoint (CRIU does not save it): a rewound call's x0 is its first argument again, by the kernel's
+    own restart logic. `syscall_evidence` says which of these proved it."""
 
     tid: int
     comm: str | None
@@ -55,6 +101,7 @@ class Thread:
     creds: Creds | None
     seccomp_mode: str
     syscall: int | None
+    syscall_evidence: str | None = None
 
 
 @dataclass(slots=True)

@@ -4,16 +4,16 @@ so the terminal, JSON, CSV and HTML say the same thing the same way."""
 from __future__ import annotations
 
 from forensics.model import files as f
-from forensics.model.flags import open_flag_words, signal_names, syscall_name
+from forensics.model.flags import open_flag_words, signal_names
 from forensics.model.process import Thread
+from forensics.model.syscalls import syscall_name
 
 
 def syscall_text(th: Thread) -> str | None:
     """Name and number, the same everywhere: "nanosleep (35)"."""
     if th.syscall is None:
         return None
-    arch = th.registers.arch if th.registers else "x86_64"
-    name = syscall_name(th.syscall) if arch == "x86_64" else None
+    name = syscall_name(th.syscall, th.registers.arch) if th.registers else None
     return f"{name} ({th.syscall})" if name and not name.startswith("syscall ") else str(th.syscall)
 
 

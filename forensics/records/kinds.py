@@ -25,10 +25,14 @@ PROCESS = record(
 THREAD = record(
     "threads", "threads",
     C("pid", "PID", K.PID), C("tid", "TID", K.PID), C("comm", "COMM", K.EVIDENCE),
-    C("ip", "IP", K.ADDRESS), C("sp", "SP", K.ADDRESS),
-    C("syscall", "SYSCALL", K.WORD, "the system call it was in: number and name"),
+    C("ip", "IP", K.ADDRESS, "the instruction pointer: rip on x86_64, pc on aarch64"), C("sp", "SP", K.ADDRESS),
+    C("syscall", "SYSCALL", K.WORD, "the system call it was in: number and name (aarch64: from x8, only where "
+      "the code at pc proves a call)"),
     C("stopped_in", "STOPPED IN", K.EVIDENCE, "the symbol at ip, with file:line when known"),
     C("blocked_signals", "BLOCKED", K.WORDS, brief=False),
+    C("arch", "ARCH", K.WORD, "x86_64, aarch64...: whose register names the registers column uses", brief=False),
+    C("registers", "REGISTERS", K.WORDS, "every general register as name=value under its architecture's "
+      "names (aarch64: x0-x30, sp, pc, pstate, tpidr_el0)", brief=False),
     doc="One thread and where it was stopped.")
 
 FD = record(

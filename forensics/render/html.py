@@ -689,8 +689,8 @@ def process_section(src: ReportedCheckpoint, p: Process, ids: Ids, masker: Maske
         where = src.symbolize(p.pid, ip) if (src.symbolize and ip is not None) else None
         regs = None
         if t.registers is not None:
-            regs = el("details", el("summary", "registers"),
-                      el("code", "  ".join(f"{k}={v:#x}" for k, v in t.registers.gp.items())), class_="regs")
+            regs = el("details", el("summary", f"registers ({t.registers.arch})"),
+                      el("code", "  ".join(f"{k}={v:#x}" for k, v in t.registers.named())), class_="regs")
         rows.append((ids.tid(p.pid, t.tid), [str(t.tid), t.comm or "", syscall_text(t) or "-", hexa(ip),
                                              where or el("span", "-", class_="note"), hexa(sp),
                                              ", ".join(signal_names(t.blocked_signals)) or "-", regs]))

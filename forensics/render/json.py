@@ -107,10 +107,11 @@ def thread_doc(t: Thread, stop: Any = None) -> dict[str, Any]:
     regs: dict[str, Any] | None = None
     if t.registers is not None:
         regs = dict(t.registers.gp)
-        regs["arch"] = t.registers.arch
+        regs["arch"] = str(t.registers.arch)
         if t.registers.fpu is not None:
             regs["fpu"] = t.registers.fpu
-    return {"tid": t.tid, "comm": t.comm, "syscall": t.syscall, "blocked_signals": signal_names(t.blocked_signals),
+    return {"tid": t.tid, "comm": t.comm, "syscall": t.syscall, "syscall_evidence": t.syscall_evidence,
+            "blocked_signals": signal_names(t.blocked_signals),
             "seccomp": t.seccomp_mode, "registers": regs, "stop": stop_doc(stop)}
 
 

@@ -90,8 +90,9 @@ class BinarySymbols:
         self._by_pid: dict[int, Any] = {}
         self.namer: Namer | None = None
         try:
-            from forensics.symbols.stops import make_namer
+            from forensics.symbols.stops import make_namer, prove_syscalls
             self.namer = make_namer(ck, resolver)
+            prove_syscalls(ck, resolver)   # aarch64: the syscall column needs the code at pc
         except ImportError:
             pass
 

@@ -30,6 +30,10 @@ from forensics.symbols.elf import PARSE_ERRORS, ElfImage
 X86_64_DWARF_REGS = ("ax", "dx", "cx", "bx", "si", "di", "bp", "sp",
                      "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "ip")
 RSP, RBP, RIP = 7, 6, 16
+# DWARF register numbers of aarch64 (Arm's AADWARF64): x0-x30 are 0-30, sp is 31. The pc has no column
+# of its own (the return address is x30's): the walk keeps it under 32, which no CFI rule names.
+AARCH64_DWARF_REGS = tuple(f"x{i}" for i in range(31)) + ("sp", "pc")
+A64_FP, A64_LR, A64_SP, A64_PC = 29, 30, 31, 32
 
 
 class RuleKind(StrEnum):

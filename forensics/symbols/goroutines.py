@@ -115,8 +115,10 @@ def layout(elf: ElfImage) -> GLayout | None:
         return None
 
 
-def goroutines(sym: Symbolizer, read: ReadBytes, read_code: ReadCode) -> GoroutineListing:
-    """The goroutines of the process whose objects `sym` maps, read through `read(address, length)`."""
+def goroutines(sym: Symbolizer, read: ReadBytes, read_code: ReadCode, arch: str = "x86_64") -> GoroutineListing:
+    """The goroutines of the process whose objects `sym` maps, read through `read(address, length)`.
+    `arch` names the registers a parked goroutine's gobuf stands for (pc, sp and the frame pointer: rbp on
+    x86_64, x29 on aarch64)."""
     module = next((m for m in sym.modules() if m.elf is not None and m.bias is not None
                    and m.elf.symbol("runtime.allgs") is not None), None)
     if module is None:
@@ -157,7 +159,8 @@ def goroutines(sym: Symbolizer, read: ReadBytes, read_code: ReadCode) -> Gorouti
         known = GStatus(status) if status in GStatus._value2member_map_ else status
         item = Goroutine(goid, known, g, sym.symbolize(startpc), sym.symbolize(gopc, return_address=True), pc, sp)
         if known not in (GStatus.RUNNING, GStatus.SYSCALL) and pc and sp:
-            chain = unwind({"ip": pc, "sp": sp, "bp": bp}, u64, sym, read_code)
+            regs = {"pc": pc, "sp": sp, "x29": bp} if arch == "aarch64" else {"ip": pc, "sp": sp, "bp": bp}
+            chain = unwind(regs, u64, sym, read_code, arch=arch)
             item.unwind = chain
             item.frames = [(fr, sym.symbolize(fr.ip, return_address=fr.is_return_address, inlined=True))
                            for fr in chain.frames]
@@ -180,5 +183,6 @@ def goroutines_for(ck, resolver) -> dict[int, GoroutineListing]:
         def read_code(address: int, length: int, space=space, sym=sym) -> bytes | None:
             return code_bytes(space, sym, address, length)
 
-        out[proc.pid] = goroutines(sym, space.read, read_code)
+        arch = next((str(t.registers.arch) for t in proc.threads if t.registers is not None), "x86_64")
+        out[proc.pid] = goroutines(sym, space.read, read_code, arch)
     return out

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from forensics.errors import ForensicsError
+from forensics.model.checkpoint import DEFAULT_PAGE_SIZE
 from forensics.symbols.elf import ElfImage, InlinedCall, SourceLine
 
 DELETED = " (deleted)"
@@ -64,7 +65,7 @@ def as_mapping(m: Any) -> Mapping:
     return Mapping(m.start, m.end, m.pgoff, path, perms)
 
 
-def bias_candidates(elf: ElfImage, vma: Mapping, page_size: int = 4096) -> list[tuple[int, bool]]:
+def bias_candidates(elf: ElfImage, vma: Mapping, page_size: int = DEFAULT_PAGE_SIZE) -> list[tuple[int, bool]]:
     """(bias, exact) for each PT_LOAD whose file range (from its page-rounded start) holds vma.pgoff;
     `exact` when the segment's first page is exactly pgoff."""
     out = []
@@ -75,7 +76,7 @@ def bias_candidates(elf: ElfImage, vma: Mapping, page_size: int = 4096) -> list[
     return out
 
 
-def load_bias(elf: ElfImage, vmas: Iterable[Mapping], page_size: int = 4096) -> int | None:
+def load_bias(elf: ElfImage, vmas: Iterable[Mapping], page_size: int = DEFAULT_PAGE_SIZE) -> int | None:
     """The one bias of an object mapped by these VMAs: the candidate most VMAs agree on (exact segment
     starts break ties). None if no VMA falls inside any PT_LOAD."""
     votes: Counter[int] = Counter()
@@ -170,11 +171,12 @@ class Symbolizer:
 
     `mappings`: (start, end, pgoff, path[, perms]) tuples or Vma-like objects. `resolver`: maps a path as
     the process saw it to the file on disk (e.g. under an extracted rootfs), or None when it is missing.
-    `build_ids`: expected build-id per path, when the caller knows them. Files are opened on first use and
+    `build_ids`: expected build-id per path, when the caller knows them. `page_size`: the process's (its
+    auxv's AT_PAGESZ; the 4096 default is only the fallback). Files are opened on first use and
     kept open until close()."""
 
     def __init__(self, mappings: Iterable[Any], resolver: Callable[[str], Path | None], *,
-                 build_ids: MappingOf[str, str] | None = None, page_size: int = 4096) -> None:
+                 build_ids: MappingOf[str, str] | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         self.resolver = resolver
         self.build_ids = dict(build_ids or {})
         self.page_size = page_size

@@ -52,7 +52,6 @@ MAX_INTERPRETERS = 64
 MAX_STR = 200  # characters of a str local shown
 MAX_BYTES = 200
 MAX_DIGITS = 64  # 30-bit digits of an int shown in full (about 570 decimal digits)
-PAGE = 4096
 # Types whose values a local shows, by the symbol of their type object; containers show type and length.
 SIMPLE_TYPES = {"PyLong_Type": "int", "PyUnicode_Type": "str", "PyBytes_Type": "bytes", "PyFloat_Type": "float",
                 "PyBool_Type": "bool"}
@@ -151,13 +150,15 @@ class ProcessMemory:
     def __init__(self, space: AddressSpace, symbols: Symbolizer) -> None:
         self.space = space
         self.symbols = symbols
+        # Reads are cut at page boundaries of the process's own page size (its auxv's AT_PAGESZ).
+        self.page = space.store.page_size
 
     def read(self, address: int, size: int) -> bytes:
         if address <= 0 or size < 0 or address + size >= 1 << 64:
             raise Unreadable(f"bad address 0x{address:x}")
         out = bytearray()
         while size > 0:
-            n = min(size, PAGE - address % PAGE)
+            n = min(size, self.page - address % self.page)
             out += self._page_piece(address, n)
             address += n
             size -= n
@@ -273,7 +274,7 @@ class Objects:
         address = self.mem.u64(type_obj + self.layout.type_name)
         raw = b""
         while b"\0" not in raw and len(raw) < 256:
-            piece = self.mem.read(address, PAGE - address % PAGE)[:256]
+            piece = self.mem.read(address, self.mem.page - address % self.mem.page)[:256]
             raw += piece
             address += len(piece)
         return raw.split(b"\0", 1)[0].decode("utf-8", "replace")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 ReadU64 = Callable[[int], int]
 IsCode = Callable[[int], bool]
 
-PAGE = 4096
 MAX_HITS = 64
 
 
@@ -31,7 +30,7 @@ class StackHit:
 
 def scan_stack(read_u64: ReadU64, rsp: int, stack_end: int, is_code: IsCode,
                is_function_start: IsCode = lambda _a: False, limit: int = MAX_HITS,
-               skip_slots: frozenset[int] = frozenset()) -> list[StackHit]:
+               skip_slots: frozenset[int] = frozenset(), page_size: int = 4096) -> list[StackHit]:
     """Every 8-byte-aligned word in [rsp, stack_end) whose value is a code address and not a function's
     start, up to `limit`, in stack order (innermost first). `skip_slots`: words already explained (the
     return addresses of the proven chain). Unreadable pages are skipped."""
@@ -41,7 +40,7 @@ def scan_stack(read_u64: ReadU64, rsp: int, stack_end: int, is_code: IsCode,
         try:
             value = read_u64(addr)
         except Exception:  # noqa: BLE001 - a gap in the saved stack: skip to the next page
-            addr = (addr // PAGE + 1) * PAGE
+            addr = (addr // page_size + 1) * page_size
             continue
         if addr not in skip_slots and is_code(value) and not is_function_start(value):
             hits.append(StackHit(addr, value))

@@ -37,9 +37,11 @@ def threads(procs: Iterable[Process], stops: Mapping[tuple[int, int], Any] | Non
     for p in procs:
         for th in p.threads:
             stop = (stops or {}).get((p.pid, th.tid))
-            t.add(p.pid, th.tid, th.comm, th.registers.ip if th.registers else None,
-                  th.registers.sp if th.registers else None, syscall_text(th),
-                  str(stop.location) if stop is not None else None, signal_names(th.blocked_signals))
+            regs = th.registers
+            t.add(p.pid, th.tid, th.comm, regs.ip if regs else None, regs.sp if regs else None, syscall_text(th),
+                  str(stop.location) if stop is not None else None, signal_names(th.blocked_signals),
+                  str(regs.arch) if regs else None,
+                  [f"{name}={value:#x}" for name, value in regs.named()] if regs else None)
     return t
 
 

@@ -6,12 +6,15 @@
     guest.py image                           only build (or check) the cached guest images
 
 The host kernel has no CONFIG_MEM_SOFT_DIRTY, so CRIU cannot make incremental chains on it, and CRIU 3.17
-cannot dump on it at all. Two guests, each a disk image packed with `mkfs.ext4 -d` and cached under
-$LAB_CACHE/../guest/<name> (default /var/cache/checkpoint-forensics/guest/), built once and reused:
+cannot dump on it at all; and it is x86-64. Three guests, each a disk image packed with `mkfs.ext4 -d` and
+cached under $LAB_CACHE/../guest/<name> (default /var/cache/checkpoint-forensics/guest/), built once and
+reused:
   amd64           the lab's rootfs (lab.py builds it) + Debian 13's linux-image-cloud-amd64 (6.12:
                   soft-dirty, NVMe and ext4 built in, so no initrd): incremental chains with CRIU 4.2.1,
                   runc and Podman;
-  bookworm-amd64  Debian 12 minbase + its cloud kernel (6.1) and CRIU 3.17: checkpoints in 3.17's format.
+  bookworm-amd64  Debian 12 minbase + its cloud kernel (6.1) and CRIU 3.17: checkpoints in 3.17's format;
+  arm64           Debian 13 arm64 minbase (debootstrap through qemu-user) + its cloud kernel, CRIU 4.2.1,
+                  gcc and runc, booted with qemu-system-aarch64 -M virt: checkpoints of arm64 processes.
 Each boots under qemu TCG (no KVM: none is needed, and -smp 1, since multi-threaded TCG oopsed the guest
 once), its root disk read-only for the guest (snapshot=on), the job (a tar of samples/lab and the scenario
 names) on a virtio disk and the results (a tar of the guest's /out) written to a second one.
@@ -26,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +63,7 @@ class Guest:
     name: str
     scenarios: tuple[str, ...]
     needs_service_binary: bool = False
+    arch: str = "x86_64"
 
     @property
     def dir(self) -> Path:
@@ -67,19 +72,28 @@ class Guest:
     def build(self) -> None:
         if self.name == "amd64":
             lab.build_rootfs()
-            cmd = [str(HERE / "guest" / "build-guest.sh"), str(lab.ROOTFS), str(self.dir)]
+            cmd = [str(self.script), str(lab.ROOTFS), str(self.dir)]
         else:
-            cmd = [str(HERE / "guest" / "build-bookworm.sh"), str(self.dir)]
+            cmd = [str(self.script), str(self.dir)]
         subprocess.run(cmd, check=True)
 
     def kernel(self) -> Path | None:
         kernels = sorted((self.dir / "root" / "boot").glob("vmlinuz-*"))
         return kernels[-1] if kernels else None
 
+    @property
+    def script(self) -> Path:
+        scripts = {"amd64": "build-guest.sh", "arm64": "build-arm64.sh"}
+        return HERE / "guest" / scripts.get(self.name, "build-bookworm.sh")
+
     def current(self) -> bool:
-        """The cached image is complete and newer than its init and its build stages."""
+        """The cached image is complete (every stage its build script names is stamped: a stage added
+        later is built then) and newer than its init and its build stages."""
         img = self.dir / "root.img"
         if not img.is_file() or self.kernel() is None or not (self.dir / ".stamp").exists():
+            return False
+        stages = set(re.findall(r"stage_done ([\w.-]+);", self.script.read_text()))
+        if not stages <= set((self.dir / ".stamp").read_text().split()):
             return False
         newest = max((HERE / "guest" / "init").stat().st_mtime, (self.dir / ".stamp").stat().st_mtime)
         return img.stat().st_mtime > newest
@@ -87,8 +101,10 @@ class Guest:
 
 # amd64: the lab's trixie rootfs + Debian 13's cloud kernel (6.12, soft-dirty): CRIU 4.2.1, runc, Podman.
 # bookworm-amd64: Debian 12 minbase + its cloud kernel (6.1) and CRIU 3.17.
+# arm64: Debian 13 arm64 minbase + its cloud kernel, CRIU 4.2 from sid and gcc, under qemu-system-aarch64.
 GUESTS = (Guest("amd64", ("criu-chain", "runc-chain", "podman-chain")),
-          Guest("bookworm-amd64", ("criu-3.17",), needs_service_binary=True))
+          Guest("bookworm-amd64", ("criu-3.17",), needs_service_binary=True),
+          Guest("arm64", ("arm64",), arch="aarch64"))
 
 
 def ensure_image(guest: Guest) -> Path:
@@ -140,10 +156,24 @@ def job_tar(scenarios: list[str], service: bytes | None) -> bytes:
     return data + bytes(-len(data) % 512 or 0)
 
 
+# The machine each architecture's guest boots on. arm64: qemu's `virt` board (no firmware: -kernel boots
+# the Image directly, the device tree comes from qemu). Its CPU: `max` (SVE, pointer authentication; CRIU
+# 4.2.1 dumps with all of it, and its cores then hold the PAC keys), with qemu's cheap PAC hash instead of
+# QARMA5, which made a run about twice as fast under TCG (docs/lab.md).
+ARM64_CPU = "max,pauth-impdef=on"
+MACHINE = {
+    "x86_64": ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max"],
+    "aarch64": ["qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", ARM64_CPU],
+}
+CONSOLE = {"x86_64": "ttyS0", "aarch64": "ttyAMA0"}
+QEMU_PACKAGE = {"x86_64": "qemu-system-x86", "aarch64": "qemu-system-arm"}
+
+
 def boot(guest: Guest, kernel: Path, work: Path, console: Path, timeout: float = BOOT_TIMEOUT) -> int:
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1", "-nographic",
-           "-no-reboot", "-kernel", str(kernel),
-           "-append", "console=ttyS0 root=/dev/nvme0n1 rootfstype=ext4 rw init=/cf-init panic=-1",
+    # The job and results disks come first, so they are vda and vdb whatever the root disk is (NVMe).
+    append = f"console={CONSOLE[guest.arch]} root=/dev/nvme0n1 rootfstype=ext4 rw init=/cf-init panic=-1"
+    cmd = [*MACHINE[guest.arch], "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-kernel", str(kernel),
+           "-append", append,
            "-drive", f"file={guest.dir / 'root.img'},if=none,id=r,format=raw,snapshot=on",
            "-device", "nvme,drive=r,serial=r",
            "-drive", f"file={work / 'job.img'},if=virtio,format=raw,readonly=on",
@@ -181,7 +211,7 @@ def run_one(guest: Guest, out: Path, scenarios: list[str]) -> dict:
     doc = json.loads(meta.read_text()) if meta.exists() else {"failed": [{"scenario": "*", "error": "no lab.json"}]}
     guest_rc = (out / "rc").read_text().strip() if (out / "rc").exists() else "?"
     doc["guest"] = {"name": guest.name, "kernel": kernel.name, "seconds": round(seconds, 1), "qemu_exit": rc,
-                    "job_exit": guest_rc}
+                    "job_exit": guest_rc, "machine": " ".join(MACHINE[guest.arch])}
     if service is not None:
         doc["guest"]["service_sha256"] = hashlib.sha256(service).hexdigest()
     if guest_rc != "0" and not doc.get("failed"):
@@ -223,7 +253,7 @@ def run_guest(out: Path, scenarios: list[str]) -> int:
 
 
 # What a guest run adds to samples/: its scenarios and the binaries they ran (for symbols).
-BUNDLED = ("criu-chain", "runc-chain", "podman-chain", "criu-3.17", "guest-bin")
+BUNDLED = ("criu-chain", "runc-chain", "podman-chain", "criu-3.17", "arm64", "guest-bin")
 # Checked, not copied: the guest builds the service exactly as the host lab does.
 SAME_AS_HOST = ("service-bin/service",)
 
@@ -275,11 +305,15 @@ def main() -> int:
     if os.geteuid() != 0:
         print("guest: needs root (it builds a rootfs and a disk image)", file=sys.stderr)
         return 77
-    if shutil.which("qemu-system-x86_64") is None:
-        print("guest: qemu-system-x86_64 is not installed (Debian: qemu-system-x86)", file=sys.stderr)
-        return 1
+    wanted = [g for g in GUESTS if args.cmd == "image" or not args.scenarios
+              or set(g.scenarios) & set(args.scenarios)]
+    for g in wanted:
+        qemu = MACHINE[g.arch][0]
+        if shutil.which(qemu) is None:
+            print(f"guest: {qemu} is not installed (Debian: {QEMU_PACKAGE[g.arch]})", file=sys.stderr)
+            return 1
     if args.cmd == "image":
-        for guest in GUESTS:
+        for guest in wanted:
             print(ensure_image(guest))
         return 0
     return run_guest(args.out, args.scenarios)

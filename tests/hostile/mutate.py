@@ -42,8 +42,9 @@ def mutate_directory(d: Path, kind: str, a: int, b: int) -> None:
     if kind == "delete":
         p.unlink()
     elif kind == "empty":
-        p.write_bytes(b"")
-    elif kind == "multiply":
+        if p.is_file():      # an earlier mutation may have made it a fifo: writing would wait forever
+            p.write_bytes(b"")
+    elif kind == "multiply" and p.is_file():
         image = open_image(p)
         if image.header is not None:
             data = image.data().tobytes()
@@ -70,7 +71,10 @@ def mutate_directory(d: Path, kind: str, a: int, b: int) -> None:
         else:
             link.symlink_to(target)
     elif kind == "descriptors":
-        (d / "descriptors.json").write_bytes([b"[" * 100_000, b'["' + b"x" * (4 << 20) + b'"]', b"\xff\x00{",
+        target = d / "descriptors.json"
+        if target.is_symlink() or (os.path.lexists(target) and not target.is_file()):  # made by an earlier mutation
+            return
+        target.write_bytes([b"[" * 100_000, b'["' + b"x" * (4 << 20) + b'"]', b"\xff\x00{",
                                               b'{"a": 1}'][b % 4])
 
 

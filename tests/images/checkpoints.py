@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.conftest import Sample, bundled_samples
+from tests.conftest import ALL_ARCHES, Sample, bundled_samples
 
 ZSTD_MAGIC = bytes.fromhex("28b52ffd")
 NO_SAMPLES = "samples/index.json does not exist yet: the lab has not bundled any checkpoint"
 
 
 def sample_params() -> list[object]:
-    """One pytest param per bundled checkpoint, or a single skipped param saying why there is none."""
-    samples = bundled_samples()
+    """One pytest param per bundled checkpoint, or a single skipped param saying why there is none. The
+    image tests need no model, so they take every architecture's checkpoints (arm64's too)."""
+    samples = bundled_samples(ALL_ARCHES)
     if not samples:
         return [pytest.param(None, marks=pytest.mark.skip(reason=NO_SAMPLES), id="no-samples")]
     return [pytest.param(s, id=str(s)) for s in samples]

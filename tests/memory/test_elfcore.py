@@ -21,7 +21,10 @@ from tests.conftest import REPO, Sample, bundled_samples
 SECRET = "CF-HEAP-SECRET-5f2a9c71d3e84b06"
 BANNER = "checkpoint-forensics service v1"
 GDB = shutil.which("gdb")
-needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (tests/apt-packages.txt)")
+# The host's gdb reads x86_64 cores; an aarch64 core needs gdb-multiarch (tests/apt-packages.txt).
+DEBUGGERS = {"x86_64": GDB, "aarch64": shutil.which("gdb-multiarch")}
+needs_gdb = pytest.mark.skipif(GDB is None or DEBUGGERS["aarch64"] is None,
+                               reason="gdb and gdb-multiarch are not installed (tests/apt-packages.txt)")
 
 
 def service_samples() -> list[Sample]:
@@ -35,9 +38,14 @@ def resolver(s: Sample) -> BinaryResolver:
     return BinaryResolver(binaries={e: s.root / s.entry["binary"] for e in exe})
 
 
-def gdb(binary: Path, core: Path, *commands: str) -> str:
-    assert GDB is not None
-    args = [GDB, "-nx", "-batch", "-ex", "set backtrace past-main on", "-ex", "set print thread-events off"]
+def arch_of(s: Sample) -> str:
+    return str(s.entry.get("arch", "x86_64"))
+
+
+def gdb(binary: Path, core: Path, *commands: str, arch: str = "x86_64") -> str:
+    debugger = DEBUGGERS[arch]
+    assert debugger is not None
+    args = [debugger, "-nx", "-batch", "-ex", "set backtrace past-main on", "-ex", "set print thread-events off"]
     for c in commands:
         args += ["-ex", c]
     p = subprocess.run([*args, str(binary), str(core)], capture_output=True, text=True, timeout=120, check=False)
@@ -57,7 +65,8 @@ def gdb_lines(text: str) -> dict[int, list[tuple[str, int]]]:
             lwp = int(m.group(1))
             out[lwp] = []
             continue
-        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(.*\) at \S+:(\d+)$", line)
+        # aarch64: gdb marks a return address signed by pointer authentication "0x... [PAC] in".
+        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ (?:\[PAC\] )?in )?(\S+) \(.*\) at \S+:(\d+)$", line)
         if m and lwp is not None:
             out[lwp].append((m.group(1), int(m.group(2))))
     return out
@@ -88,7 +97,7 @@ def gdb_threads(text: str) -> dict[int, list[int]]:
             lwp = int(m.group(1))
             out[lwp] = []
             continue
-        m = re.match(r"#\d+\s+0x([0-9a-f]+) in ", line)
+        m = re.match(r"#\d+\s+0x([0-9a-f]+) (?:\[PAC\] )?in ", line)
         if m and lwp is not None:
             out[lwp].append(int(m.group(1), 16))
         elif re.match(r"#0\s+\w", line) and lwp is not None:
@@ -115,7 +124,7 @@ def test_gdb_reads_our_cores(tmp_path: Path) -> None:
             missing = [p for p in report.missing if "svc.data" in p.why]
             probe = [f"x/2gx 0x{missing[0].start:x}"] if missing else []
             text = gdb(binary, core, "info threads", "thread apply all bt", "print request_counter",
-                       "x/s heap_secret", "x/s &magic_banner", *probe)
+                       "x/s heap_secret", "x/s &magic_banner", *probe, arch=arch_of(s))
             if missing:
                 assert f"Cannot access memory at address 0x{missing[0].start:x}" in text, text
             threads = gdb_threads(text)
@@ -138,7 +147,7 @@ def test_gdb_reads_our_cores(tmp_path: Path) -> None:
 
 @needs_gdb
 def test_cli_core_without_binary_lists_what_is_missing(tmp_path: Path) -> None:
-    s = service_samples()[0]
+    s = next(s for s in service_samples() if arch_of(s) == "x86_64")
     core = tmp_path / "core"
     p = subprocess.run([sys.executable, "-m", "forensics", "memory", "dump", str(s.images), "--pid", "1",
                         "--format", "elf-core", "-o", str(core)], capture_output=True, text=True, cwd=REPO, check=False)
@@ -170,7 +179,7 @@ def _notes(data: bytes) -> list[tuple[bytes, int, bytes]]:
 
 
 def test_notes_carry_registers_auxv_and_file_mappings(tmp_path: Path) -> None:
-    s = service_samples()[0]
+    s = next(s for s in service_samples() if arch_of(s) == "x86_64")
     ck = load_directory(s.images)
     proc = ck.process(1)
     assert proc is not None

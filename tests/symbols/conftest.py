@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,48 @@ def binary_samples() -> list[Sample]:
             and s.entry.get("action") != "pre-dump"]  # a pre-dump has no threads or mappings to symbolize
 
 
+@dataclass(frozen=True)
+class ArchFacts:
+    """What the service binary of one architecture looks like (service.c built with -g
+    -fno-omit-frame-pointer by the lab's gcc, static): its ELF machine, the system call instruction and
+    its size, main's frame setup, and the outermost function of a thread glibc's clone3 started."""
+
+    machine: str
+    syscall: str
+    syscall_size: int
+    prologue: tuple[str, ...]
+    frame_setup: str
+    thread_start: str
+    exe_mappings: int          # the static service's own mappings in /proc/PID/maps
+
+
+ARCH_FACTS = {
+    "x86_64": ArchFacts("EM_X86_64", "syscall", 2, ("push rbp", "endbr64"), "mov rbp, rsp", "__clone3", 5),
+    # aarch64 main has no fixed first instruction (a large frame starts with `mov x12, #size`).
+    "aarch64": ArchFacts("EM_AARCH64", "svc", 4, (), "mov x29, sp", "thread_start", 3),
+}
+
+
+def arch_of(s: Sample) -> str:
+    return str(s.entry.get("arch", "x86_64"))
+
+
+@pytest.fixture(scope="session", params=sorted(ARCH_FACTS))
+def arch(request: pytest.FixtureRequest) -> str:
+    """Every binary test runs once per architecture the bundled samples hold a service binary for."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def samples_with_binary() -> list[Sample]:
-    found = binary_samples()
+def facts(arch: str) -> ArchFacts:
+    return ARCH_FACTS[arch]
+
+
+@pytest.fixture(scope="session")
+def samples_with_binary(arch: str) -> list[Sample]:
+    found = [s for s in binary_samples() if arch_of(s) == arch]
     if not found:
-        pytest.fail("samples/index.json lists no checkpoint with its binary: the samples must be committed")
+        pytest.fail(f"samples/index.json lists no {arch} checkpoint with its binary: the samples must be committed")
     return found
 
 

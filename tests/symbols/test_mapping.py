@@ -14,7 +14,7 @@ import pytest
 from forensics.symbols.elf import ElfImage
 from forensics.symbols.mapping import Mapping, Symbolizer, check_build_id, load_bias
 from tests.conftest import Sample
-from tests.symbols.conftest import resolver_for, symbol, truth_maps
+from tests.symbols.conftest import ArchFacts, resolver_for, symbol, truth_maps
 
 GLOBALS = ("request_counter", "tick_counter", "last_command", "magic_banner")
 
@@ -112,11 +112,12 @@ def test_build_id_check(samples_with_binary: list[Sample], service_binary: Path,
         assert loc.symbol == "main" and other in (loc.note or "")
 
 
-def test_bias_of_a_static_exec_is_zero(samples_with_binary: list[Sample], service_elf: ElfImage) -> None:
+def test_bias_of_a_static_exec_is_zero(samples_with_binary: list[Sample], service_elf: ElfImage,
+                                       facts: ArchFacts) -> None:
     proc = samples_with_binary[0].truth["before"]["processes"][0]
     exe = proc["exe"]
     vmas = [Mapping(*m) for m in truth_maps(proc) if m[3] == exe]
-    assert len(vmas) == 5  # text, rodata, relro, data... each on its own
+    assert len(vmas) == facts.exe_mappings  # text, rodata, relro, data... each on its own
     assert load_bias(service_elf, vmas) == 0
     for vma in vmas:
         assert load_bias(service_elf, [vma]) == 0  # even alone, the segment-start match decides

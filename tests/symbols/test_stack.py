@@ -14,7 +14,7 @@ from forensics.symbols.mapping import Symbolizer
 from forensics.symbols.stack import scan_stack
 from forensics.symbols.unwind import SIGRETURN_CODE, UC_MCONTEXT, FrameMethod, WalkEnd, unwind
 from tests.conftest import REPO, Sample
-from tests.symbols.conftest import resolver_for
+from tests.symbols.conftest import ArchFacts, resolver_for
 
 CODE = range(0x400000, 0x500000)
 SOURCE = (REPO / "samples" / "lab" / "service" / "service.c").read_text().splitlines()
@@ -110,8 +110,8 @@ def test_scan_skips_gaps_function_pointers_and_known_slots() -> None:
 # Where each task of the service blocks (service.c): the call its own code made, and where the chain ends.
 BLOCKED_IN = {"service": "accept(", "svc-worker": "pthread_cond_wait(", "svc-reader": "read(",
               "svc-sleeper": "clock_nanosleep(", "svc-child": "read("}
-STARTED_BY = {"service": "_start", "svc-child": "_start", "svc-worker": "__clone3", "svc-reader": "__clone3",
-              "svc-sleeper": "__clone3"}
+STARTED_BY = {"service": "_start", "svc-child": "_start", "svc-worker": "clone3", "svc-reader": "clone3",
+              "svc-sleeper": "clone3"}  # clone3: the architecture's thread start (ArchFacts.thread_start)
 THREAD_FUNCTION = {"service": "main", "svc-child": "main", "svc-worker": "worker_main",
                    "svc-reader": "reader_main", "svc-sleeper": "sleeper_main"}
 
@@ -120,7 +120,8 @@ def read_u64_from(space: AddressSpace, address: int) -> int:
     return int(struct.unpack("<Q", space.read(address, 8))[0])
 
 
-def test_frozen_threads_unwind_to_their_start(samples_with_binary: list[Sample], service_binary: Path) -> None:
+def test_frozen_threads_unwind_to_their_start(samples_with_binary: list[Sample], service_binary: Path, arch: str,
+                                              facts: ArchFacts) -> None:
     checked = 0
     for s in samples_with_binary:
         if s.images is None:
@@ -139,15 +140,18 @@ def test_frozen_threads_unwind_to_their_start(samples_with_binary: list[Sample],
 
                 for thread in proc.threads:
                     assert thread.registers is not None
-                    gp = thread.registers.gp
-                    # CRIU rewinds the ip of a task blocked in a system call onto its `syscall`.
-                    assert disassemble(elf.read(gp["ip"], 16), gp["ip"], gp["ip"], after=0)[0].mnemonic == "syscall"
-                    walk = unwind(gp, read_u64, sym, code)
+                    gp, ip = thread.registers.gp, thread.registers.ip
+                    assert ip is not None
+                    # A task blocked in a system call is saved rewound onto its `syscall` (x86_64: CRIU
+                    # does it; aarch64: the kernel's restart logic, before the freezer's stop).
+                    assert disassemble(elf.read(ip, 16), ip, ip, after=0, arch=arch)[0].mnemonic == facts.syscall
+                    walk = unwind(gp, read_u64, sym, code, arch=arch)
                     comm = thread.comm or ""
                     assert walk.complete, f"{s} {comm}: {walk.end} {walk.detail}"
                     assert all(f.method is FrameMethod.CFI for f in walk.frames[1:])
                     locs = [sym.symbolize(f.ip, return_address=f.is_return_address) for f in walk.frames]
-                    assert locs[-1].symbol == STARTED_BY[comm], f"{s} {comm}: {[str(x) for x in locs]}"
+                    started = facts.thread_start if STARTED_BY[comm] == "clone3" else STARTED_BY[comm]
+                    assert locs[-1].symbol == started, f"{s} {comm}: {[str(x) for x in locs]}"
                     assert THREAD_FUNCTION[comm] in [x.symbol for x in locs]
                     # The frame of the thread's own code points at the line of the blocking call.
                     lines = [SOURCE[x.line.line - 1] for x in locs if x.line is not None]

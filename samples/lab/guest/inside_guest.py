@@ -14,6 +14,9 @@ address). Standard library only; runs with the guest rootfs's python3 as a child
 
 and, in the bookworm guest (Debian 12, CRIU 3.17):
   criu-3.17     plain `criu dump --leave-running` of the service and of the seed's busybox counter
+and, in the arm64 guest (Debian 13 arm64, CRIU 4.2 from sid):
+  arm64         the same two dumps, of the service built by the guest's gcc and of busybox's counter, and
+                `runc checkpoint --leave-running` of that service in a runc container
 
 Usage: inside_guest.py [SCENARIO ...]
 """
@@ -370,18 +373,103 @@ def scenario_old_criu() -> None:
     """Checkpoints in an older CRIU's format: Debian 12's CRIU 3.17 on Debian 12's kernel, plain
     `criu dump --leave-running` of the lab's service run directly and of the seed's busybox counter;
     the reference is crit 3.17's JSON."""
-    sc = "criu-3.17"
+    plain_dumps("criu-3.17", JOB_SERVICE, "service-bin/service", {"criu": "3.17"})
+
+
+# ---------------------------------------------------------------- arm64 (the arm64 guest)
+
+ARM64_SERVICE = Path("/tmp/cf-bin/service-arm64")
+
+
+def scenario_arm64() -> None:
+    """Checkpoints of another architecture: the arm64 guest's CRIU 4.2 (Debian sid), plain `criu dump
+    --leave-running` of the lab's service, built here by the guest's own gcc from the same source with the
+    host lab's flags, and of the seed's busybox counter (Debian's arm64 busybox-static)."""
+    sc = "arm64"
+    keep = OUT / sc / "bin"
+    keep.mkdir(parents=True, exist_ok=True)
+    if not Path("/lab").exists():
+        os.symlink(LAB, "/lab")
+    ARM64_SERVICE.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    run("gcc", "-static", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra",
+        "-o", str(ARM64_SERVICE), "/lab/service/service.c", timeout=900)
+    log(f"arm64: gcc built the service in {time.time() - t0:.1f} s")
+    shutil.copy2(ARM64_SERVICE, keep / "service")
+    plain_dumps(sc, ARM64_SERVICE, f"{sc}/bin/service", {"arch": "aarch64"})
+    runc_service(sc, ARM64_SERVICE, f"{sc}/bin/service", {"arch": "aarch64"})
+
+
+def runc_service(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
+    """`runc checkpoint --leave-running` of the service in a runc container (busybox rootfs, its own
+    namespaces, the container's loopback-only network): checkpoint `runc-service`, images and CRIU's
+    dump.log in one directory (runc's default work path), /proc around it, crit's JSON."""
+    name = "cf-svc"
+    b = Path(f"/tmp/cf-bundle-{sc}")
+    inside.busybox_rootfs(b / "rootfs")
+    shutil.copy2(service_bin, b / "rootfs/usr/local/bin/service")
+    run("runc", "spec", "--bundle", str(b))
+    spec = json.loads((b / "config.json").read_text())
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["/usr/local/bin/service", "--port", str(inside.SERVICE_PORT), "--dir", "/tmp"]
+    spec["process"]["env"] += [f"SERVICE_TOKEN={inside.SERVICE_TOKEN}"]
+    spec["root"]["readonly"] = False
+    spec["hostname"] = "cf-arm64"
+    (b / "config.json").write_text(json.dumps(spec, indent=1))
+    runc_detached("runc", "run", "-d", "--bundle", str(b), name)
+    try:
+        pid = runc_pid(name)
+        probe = f"import socket;socket.create_connection(('127.0.0.1',{inside.SERVICE_PORT}),2)"
+        inside.wait_for(lambda: run("nsenter", "-t", str(pid), "-n", "python3", "-c", probe,
+                                    check=False).returncode == 0, "the service in runc", 120)
+        startup = json.loads(inside.control(pid, "state"))
+        replies = [inside.control(pid, c) for c in ("add 4", "add 1006", "shared 5")]
+        dest = OUT / sc / "runc-service"
+        before = truth.capture(pid)
+        t0 = time.time()
+        runc_detached("runc", "checkpoint", "--leave-running", "--image-path", str(dest), name)
+        t1 = time.time()
+        after = truth.capture(pid)
+        doc = {"scenario": sc, "checkpoint": "runc-service", "engine": "runc", "container": name,
+               "taken_at": (t0 + t1) / 2, "before": before, "after": after, "startup": startup,
+               "service_state": json.loads(inside.control(pid, "state")), "control_replies": replies,
+               "service_token": inside.SERVICE_TOKEN, "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06",
+               **machine_truth(before)}
+        record(sc, "runc-service", dest, doc, engine="runc", container=name, binary=binary, **extra)
+    finally:
+        run("runc", "delete", "-f", name, check=False)
+
+
+def machine_truth(before: dict) -> dict:
+    """What /proc says about the machine and each process's auxiliary vector (the kernel's AT_* pairs, as
+    native words: AT_PAGESZ, AT_HWCAP...), by pid as CRIU numbers them: a reader must take the page size
+    and the CPU's features from there, not assume x86-64's."""
+    auxv = {}
+    for proc in before["processes"]:
+        try:
+            raw = Path(f"/proc/{proc['host_pid']}/auxv").read_bytes()
+        except OSError:
+            continue
+        words = [int.from_bytes(raw[i:i + 8], sys.byteorder) for i in range(0, len(raw) - len(raw) % 8, 8)]
+        auxv[str(proc["pid"])] = [words[i:i + 2] for i in range(0, len(words) - 1, 2)]
+    return {"machine": os.uname().machine, "page_size": PAGE, "kernel": os.uname().release, "auxv": auxv}
+
+
+def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
+    """Plain `criu dump --leave-running --shell-job` of the lab's service run directly (checkpoint
+    `service`) and of the seed's busybox counter (`counter`), each with /proc around it and crit's JSON.
+    `binary` is where the service's executable lies in the bundle; `extra` goes into both index entries."""
     out = OUT / sc
     out.mkdir(parents=True, exist_ok=True)
-    work = Path("/tmp/cf-old")
+    work = Path(f"/tmp/cf-plain-{sc}")
     work.mkdir(exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "SERVICE_TOKEN": inside.SERVICE_TOKEN}
     with open(out / "service.stdout", "wb") as stdout:
-        svc = subprocess.Popen([str(JOB_SERVICE), "--port", str(inside.SERVICE_PORT), "--dir", str(work)],
+        svc = subprocess.Popen([str(service_bin), "--port", str(inside.SERVICE_PORT), "--dir", str(work)],
                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT, env=env,
                                start_new_session=True, cwd=str(work))
     inside.DAEMONS.pids.append(svc.pid)
-    inside.wait_for(lambda: b"READY" in (out / "service.stdout").read_bytes(), "the service to be ready")
+    inside.wait_for(lambda: b"READY" in (out / "service.stdout").read_bytes(), "the service to be ready", 120)
     startup = json.loads((out / "service.stdout").read_text().splitlines()[0])
 
     def ctl(cmd: str) -> str:
@@ -393,39 +481,49 @@ def scenario_old_criu() -> None:
     before = truth.capture(svc.pid)
     t0 = time.time()
     run("criu", "dump", "-t", str(svc.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job")
+        "--shell-job", timeout=600)
     t1 = time.time()
     after = truth.capture(svc.pid)
     doc = {"scenario": sc, "checkpoint": "service", "engine": "criu", "taken_at": (t0 + t1) / 2,
            "service_state": json.loads(ctl("state")), "control_replies": replies, "before": before,
            "after": after, "startup": startup, "service_token": inside.SERVICE_TOKEN,
            "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
-    record(sc, "service", dest, doc, engine="criu", binary="service-bin/service", criu="3.17")
+    doc.update(machine_truth(before))
+    record(sc, "service", dest, doc, engine="criu", binary=binary, **extra)
 
     with open(out / "counter.log", "wb") as log_out:
         counter = subprocess.Popen(["busybox", "sh", "-c", inside.SEED_CMD], stdin=subprocess.DEVNULL,
                                    stdout=log_out, stderr=subprocess.STDOUT, start_new_session=True)
     inside.DAEMONS.pids.append(counter.pid)
-    inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print")
+    inside.wait_for(lambda: len((out / "counter.log").read_bytes().split()) >= 3, "the counter to print", 120)
     dest = out / "counter"
-    dest.mkdir()
-    before = truth.capture(counter.pid)
-    t0 = time.time()
-    run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job")
-    t1 = time.time()
-    after = truth.capture(counter.pid)
+    # The loop starts a new `sleep 1` every second: a dump during which it did is made again, so that
+    # the processes /proc showed before and after it are the ones the checkpoint holds.
+    for attempt in range(1, 4):
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir()
+        before = truth.capture(counter.pid)
+        t0 = time.time()
+        run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
+            "--shell-job", timeout=600)
+        t1 = time.time()
+        after = truth.capture(counter.pid)
+        if [q["pid"] for q in before["processes"]] == [q["pid"] for q in after["processes"]]:
+            break
+        log(f"{sc}: the counter's processes changed during dump {attempt}; dumping again")
     logged = (out / "counter.log").read_text().split()
     doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
-           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1]}
-    record(sc, "counter", dest, doc, engine="criu", criu="3.17")
+           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1],
+           "attempts": attempt}
+    doc.update(machine_truth(before))
+    record(sc, "counter", dest, doc, engine="criu", **extra)
     for p in (counter, svc):
         for child in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split():
             inside._stop_pid(int(child))
 
 
 SCENARIOS = {"criu-chain": scenario_criu_chain, "runc-chain": scenario_runc_chain,
-             "podman-chain": scenario_podman_chain, "criu-3.17": scenario_old_criu}
+             "podman-chain": scenario_podman_chain, "criu-3.17": scenario_old_criu, "arm64": scenario_arm64}
 # Which scenarios build the lab's programs with the guest's gcc (the bookworm guest has none).
 BUILDS = {"criu-chain", "runc-chain", "podman-chain"}
 
