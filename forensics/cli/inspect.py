@@ -84,8 +84,7 @@ def inspect(
     if as_json:
         from forensics.render import json as json_render
 
-        sys.stdout.write(json_render.render(ck, finding_tables.masked(found, masker), stops, masker, wanted,
-                                            py_stacks) + "\n")
+        json_render.write(sys.stdout, ck, finding_tables.masked(found, masker), stops, masker, wanted, py_stacks)
     else:
         sections = {"ps": ps or all_, "threads": threads or all_, "fds": fds or all_, "sockets": sockets or all_,
                     "maps": maps or all_, "mounts": mounts or all_, "env": env or all_}

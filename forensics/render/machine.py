@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from forensics.records import Table
 from forensics.records.format import json_value, text
+from forensics.render.jsontext import dumps_indented
 
 
 def rows(table: Table) -> list[dict[str, Any]]:
@@ -35,7 +36,8 @@ def write_json(tables: Iterable[Table], out: TextIO, extra: dict[str, Any] | Non
     doc.update(document(tables))
     # Past 20,000 rows unindented: only the C encoder is fast (indent runs the pure-Python one).
     rows_n = sum(len(v) for v in doc.values() if isinstance(v, list))
-    out.write(json.dumps(doc, indent=1 if rows_n <= 20_000 else None, default=str) + "\n")
+    encoded = dumps_indented(doc, 1, default=str) if rows_n <= 20_000 else json.dumps(doc, default=str)
+    out.write(encoded + "\n")
 
 
 def write_jsonl(tables: Iterable[Table], out: TextIO) -> None:
