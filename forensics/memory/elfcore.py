@@ -313,44 +313,47 @@ def nt_file(vmas: list[Vma], page: int = DEFAULT_PAGE) -> bytes:
 
 def notes(proc: Process) -> bytes:
     threads = sorted(proc.threads, key=lambda t: t.tid != proc.pid)
-    if _arch(proc) is Arch.AARCH64:
-        return _aarch64_notes(proc, threads)
+    arch_notes = _aarch64_notes(proc) if _arch(proc) is Arch.AARCH64 else _x86_64_notes
     out = []
     for i, t in enumerate(threads):
-        out.append(_note(b"CORE", NT_PRSTATUS, prstatus(proc, t)))
-        if i == 0:
-            out.append(_note(b"CORE", NT_PRPSINFO, prpsinfo(proc)))
-        # Per thread, so that gdb's $_siginfo answers in every thread: no signal (si_signo 0).
-        out.append(_note(b"CORE", NT_SIGINFO, bytes(128)))
-        if i == 0:
-            if proc.auxv:
-                out.append(_note(b"CORE", NT_AUXV, struct.pack(f"<{len(proc.auxv)}Q", *proc.auxv)))
-            out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas, proc.page_size)))
-        fx = fpregset(t)
-        if fx is not None:
-            out.append(_note(b"CORE", NT_FPREGSET, fx))
-            xs = xstate(t, fx)
-            if xs is not None:
-                out.append(_note(b"LINUX", NT_X86_XSTATE, xs))
+        out += _thread_notes(proc, t, first=i == 0)
+        out += arch_notes(t)
     return b"".join(out)
 
 
-def _aarch64_notes(proc: Process, threads: list[Thread]) -> bytes:
-    """The kernel's aarch64 order: NT_PRSTATUS (+ NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE for the first
-    thread), NT_PRFPREG, NT_ARM_TLS, and NT_ARM_PAC_MASK where the auxv's AT_HWCAP says the process had
-    pointer authentication (gdb needs the mask to strip signed return addresses when it unwinds)."""
+def _thread_notes(proc: Process, t: Thread, first: bool) -> list[bytes]:
+    """What every arch's core starts each thread with, in the kernel's order: NT_PRSTATUS, then for the
+    first thread NT_PRPSINFO, NT_SIGINFO, NT_AUXV and NT_FILE (NT_SIGINFO per thread, so that gdb's
+    $_siginfo answers in every thread: no signal, si_signo 0)."""
+    out = [_note(b"CORE", NT_PRSTATUS, prstatus(proc, t))]
+    if first:
+        out.append(_note(b"CORE", NT_PRPSINFO, prpsinfo(proc)))
+    out.append(_note(b"CORE", NT_SIGINFO, bytes(128)))
+    if first:
+        if proc.auxv:
+            out.append(_note(b"CORE", NT_AUXV, struct.pack(f"<{len(proc.auxv)}Q", *proc.auxv)))
+        out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas, proc.page_size)))
+    return out
+
+
+def _x86_64_notes(t: Thread) -> list[bytes]:
+    """NT_FPREGSET (the fxsave area) and the xstate note holding it, where CRIU saved them."""
+    fx = fpregset(t)
+    if fx is None:
+        return []
+    xs = xstate(t, fx)
+    return [_note(b"CORE", NT_FPREGSET, fx), *([_note(b"LINUX", NT_X86_XSTATE, xs)] if xs is not None else [])]
+
+
+def _aarch64_notes(proc: Process) -> Callable[[Thread], list[bytes]]:
+    """After the common notes, the kernel's aarch64 order: NT_PRFPREG (fpsimd), NT_ARM_TLS, and
+    NT_ARM_PAC_MASK where the auxv's AT_HWCAP says the process had pointer authentication (gdb needs the
+    mask to strip signed return addresses when it unwinds)."""
     auxv = dict(zip(proc.auxv[::2], proc.auxv[1::2], strict=False))
     pac = bool(auxv.get(AT_HWCAP, 0) & HWCAP_PACA) and all(v.end <= 1 << 48 for v in proc.vmas)
-    out = []
-    for i, t in enumerate(threads):
-        out.append(_note(b"CORE", NT_PRSTATUS, prstatus(proc, t)))
-        if i == 0:
-            out.append(_note(b"CORE", NT_PRPSINFO, prpsinfo(proc)))
-        out.append(_note(b"CORE", NT_SIGINFO, bytes(128)))
-        if i == 0:
-            if proc.auxv:
-                out.append(_note(b"CORE", NT_AUXV, struct.pack(f"<{len(proc.auxv)}Q", *proc.auxv)))
-            out.append(_note(b"CORE", NT_FILE, nt_file(proc.vmas, proc.page_size)))
+
+    def per_thread(t: Thread) -> list[bytes]:
+        out = []
         fp = fpsimd(t)
         if fp is not None:
             out.append(_note(b"CORE", NT_FPREGSET, fp))
@@ -359,7 +362,9 @@ def _aarch64_notes(proc: Process, threads: list[Thread]) -> bytes:
             out.append(_note(b"LINUX", NT_ARM_TLS, struct.pack("<Q", tls)))
         if pac:
             out.append(_note(b"LINUX", NT_ARM_PAC_MASK, struct.pack("<QQ", PAC_MASK_48, PAC_MASK_48)))
-    return b"".join(out)
+        return out
+
+    return per_thread
 
 
 # ------------------------------------------------------------------ the file
