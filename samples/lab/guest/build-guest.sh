@@ -68,14 +68,5 @@ if ! stage_done kmod; then
   mark kmod
 fi
 
-# The init and the job runner are refreshed on every build (cheap), so edits to them take effect.
-# Repacked when the init's content changed (not its mtime: a fresh clone makes every file new) or a stage ran.
-init_changed=0
-cmp -s "$HERE/init" "$ROOT/cf-init" || init_changed=1
-install -m 0755 "$HERE/init" "$ROOT/cf-init"
-if [ ! -f "$GUEST/root.img" ] || [ "$init_changed" = 1 ] || [ "$STAMP" -nt "$GUEST/root.img" ]; then
-  rm -f "$GUEST/root.img.tmp"
-  mkfs.ext4 -q -F -L cf-guest -d "$ROOT" "$GUEST/root.img.tmp" 4G
-  mv "$GUEST/root.img.tmp" "$GUEST/root.img"
-fi
-ls "$ROOT"/boot/vmlinuz-* >/dev/null
+. "$HERE/pack.sh"
+pack_image 4G
