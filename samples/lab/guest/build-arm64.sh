@@ -14,8 +14,7 @@ MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 ROOT="$GUEST/root"
 STAMP="$GUEST/.stamp"
 APT=(apt-get -o Acquire::Check-Valid-Until=false)
-stage_done() { grep -qx "$1" "$STAMP" 2>/dev/null; }
-mark() { echo "$1" >>"$STAMP"; }
+. "$HERE/common.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "build-arm64: needs root" >&2; exit 77; fi
 host_runs_arm64() {
@@ -38,16 +37,6 @@ host_runs_arm64() {
   grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || { echo "build-arm64: binfmt qemu-aarch64 disabled" >&2; exit 1; }
 }
 mkdir -p "$GUEST"
-
-in_root() {
-  # Unmounted whatever the command does (set -e would leave a failed command's mounts behind, and
-  # mkfs.ext4 -d would then copy the host's /proc).
-  local rc=0
-  mount --bind /proc "$ROOT/proc"; mount --bind /dev "$ROOT/dev"
-  chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@" || rc=$?
-  umount "$ROOT/proc" "$ROOT/dev"
-  return $rc
-}
 
 if ! stage_done debootstrap; then
   host_runs_arm64
@@ -100,5 +89,4 @@ if ! stage_done kernel; then
   mark kernel
 fi
 
-. "$HERE/pack.sh"
 pack_image 3G

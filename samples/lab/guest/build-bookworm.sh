@@ -11,22 +11,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 ROOT="$GUEST/root"
 STAMP="$GUEST/.stamp"
-stage_done() { grep -qx "$1" "$STAMP" 2>/dev/null; }
-mark() { echo "$1" >>"$STAMP"; }
+. "$HERE/common.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "build-bookworm: needs root" >&2; exit 77; fi
 command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; }
 mkdir -p "$GUEST"
-
-in_root() {
-  # Unmounted whatever the command does (set -e would leave a failed command's mounts behind, and
-  # mkfs.ext4 -d would then copy the host's /proc).
-  local rc=0
-  mount --bind /proc "$ROOT/proc"; mount --bind /dev "$ROOT/dev"
-  chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@" || rc=$?
-  umount "$ROOT/proc" "$ROOT/dev"
-  return $rc
-}
 
 if ! stage_done debootstrap; then
   rm -rf "$ROOT"; mkdir -p "$ROOT"; : >"$STAMP"
@@ -64,5 +53,4 @@ if ! stage_done kernel; then
   mark kernel
 fi
 
-. "$HERE/pack.sh"
 pack_image 2G

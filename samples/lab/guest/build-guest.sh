@@ -11,22 +11,11 @@ GUEST=${2:?usage: build-guest.sh LAB_ROOTFS GUEST_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT="$GUEST/root"
 STAMP="$GUEST/.stamp"
-stage_done() { grep -qx "$1" "$STAMP" 2>/dev/null; }
-mark() { echo "$1" >>"$STAMP"; }
+. "$HERE/common.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "build-guest: needs root" >&2; exit 77; fi
 [ -x "$LAB_ROOTFS/usr/sbin/criu" ] || { echo "build-guest: no lab rootfs at $LAB_ROOTFS" >&2; exit 1; }
 mkdir -p "$GUEST"
-
-in_root() {
-  # Unmounted whatever the command does (set -e would leave a failed command's mounts behind, and
-  # mkfs.ext4 -d would then copy the host's /proc).
-  local rc=0
-  mount --bind /proc "$ROOT/proc"; mount --bind /dev "$ROOT/dev"
-  chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@" || rc=$?
-  umount "$ROOT/proc" "$ROOT/dev"
-  return $rc
-}
 
 if ! stage_done copy-v2; then
   # A new copy starts every later stage again.
@@ -68,5 +57,4 @@ if ! stage_done kmod; then
   mark kmod
 fi
 
-. "$HERE/pack.sh"
 pack_image 4G
