@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,20 +55,28 @@ def gdb(binary: Path, core: Path, *commands: str, arch: str = "x86_64") -> str:
     return p.stdout + p.stderr
 
 
-def gdb_lines(text: str) -> dict[int, list[tuple[str, int]]]:
-    """`thread apply all bt` -> {lwp: [(function, line) of every frame gdb shows a source line for]},
-    inlined frames included."""
-    out: dict[int, list[tuple[str, int]]] = {}
+def _frame_lines(text: str) -> Iterator[tuple[int, str]]:
+    """`thread apply all bt` -> (lwp, line) for every line under a thread's header, and (lwp, "") for the
+    header itself (a thread gdb shows no frame for still has its entry)."""
     lwp = None
     for line in text.splitlines():
         m = re.match(r"Thread \d+ \(LWP (\d+)\)", line)
         if m:
             lwp = int(m.group(1))
-            out[lwp] = []
-            continue
+            yield lwp, ""
+        elif lwp is not None:
+            yield lwp, line
+
+
+def gdb_lines(text: str) -> dict[int, list[tuple[str, int]]]:
+    """`thread apply all bt` -> {lwp: [(function, line) of every frame gdb shows a source line for]},
+    inlined frames included."""
+    out: dict[int, list[tuple[str, int]]] = {}
+    for lwp, line in _frame_lines(text):
+        out.setdefault(lwp, [])
         # aarch64: gdb marks a return address signed by pointer authentication "0x... [PAC] in".
         m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ (?:\[PAC\] )?in )?(\S+) \(.*\) at \S+:(\d+)$", line)
-        if m and lwp is not None:
+        if m:
             out[lwp].append((m.group(1), int(m.group(2))))
     return out
 
@@ -90,17 +99,12 @@ def gdb_threads(text: str) -> dict[int, list[int]]:
     """`thread apply all bt` -> {lwp: [pc of each frame gdb printed with an address]}. gdb prints an
     inlined function's frame without one (it shares its caller's pc), so those are left out."""
     out: dict[int, list[int]] = {}
-    lwp = None
-    for line in text.splitlines():
-        m = re.match(r"Thread \d+ \(LWP (\d+)\)", line)
-        if m:
-            lwp = int(m.group(1))
-            out[lwp] = []
-            continue
+    for lwp, line in _frame_lines(text):
+        out.setdefault(lwp, [])
         m = re.match(r"#\d+\s+0x([0-9a-f]+) (?:\[PAC\] )?in ", line)
-        if m and lwp is not None:
+        if m:
             out[lwp].append(int(m.group(1), 16))
-        elif re.match(r"#0\s+\w", line) and lwp is not None:
+        elif re.match(r"#0\s+\w", line):
             raise AssertionError(f"frame 0 without an address: {line}")
     return out
 
