@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import ast
 import runpy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from forensics.images.schema.declare import Enum, Field, Msg
 from forensics.images.schema.sync import spell
 from forensics.images.schema.sync.upstream import Upstream
+
+K = TypeVar("K", int, str)
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent
 
@@ -125,23 +129,20 @@ def differences(mine: list[Declared], upstream: Upstream) -> list[Difference]:
 
 
 def _message(ours: Msg, theirs: Msg) -> list[Difference]:
+    return [*_keyed({f.number: f for f in ours.fields}, {f.number: f for f in theirs.fields}, Kind.FIELD,
+                    ours.name),
+            *_keyed({e.name: e for e in ours.enums}, {e.name: e for e in theirs.enums}, Kind.NESTED_ENUM,
+                    ours.name)]
+
+
+def _keyed(have: Mapping[K, Field | Enum], want: Mapping[K, Field | Enum], kind: Kind,
+           owner: str) -> list[Difference]:
+    """Members of one message matched by key: upstream's added or changed in its order, then ours-only."""
     out: list[Difference] = []
-    have = {f.number: f for f in ours.fields}
-    want = {f.number: f for f in theirs.fields}
-    for number, f in want.items():
-        if number not in have:
-            out.append(Difference(Change.ADDED, Kind.FIELD, ours.name, None, f))
-        elif have[number] != f:
-            out.append(Difference(Change.CHANGED, Kind.FIELD, ours.name, have[number], f))
-    out += [Difference(Change.REMOVED, Kind.FIELD, ours.name, f, None)
-            for n, f in have.items() if n not in want]
-    have_e = {e.name: e for e in ours.enums}
-    want_e = {e.name: e for e in theirs.enums}
-    for name, e in want_e.items():
-        if name not in have_e:
-            out.append(Difference(Change.ADDED, Kind.NESTED_ENUM, ours.name, None, e))
-        elif have_e[name] != e:
-            out.append(Difference(Change.CHANGED, Kind.NESTED_ENUM, ours.name, have_e[name], e))
-    out += [Difference(Change.REMOVED, Kind.NESTED_ENUM, ours.name, e, None)
-            for n, e in have_e.items() if n not in want_e]
+    for key, theirs in want.items():
+        if key not in have:
+            out.append(Difference(Change.ADDED, kind, owner, None, theirs))
+        elif have[key] != theirs:
+            out.append(Difference(Change.CHANGED, kind, owner, have[key], theirs))
+    out += [Difference(Change.REMOVED, kind, owner, ours, None) for key, ours in have.items() if key not in want]
     return out
