@@ -20,6 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
 LAB = SAMPLES / "lab" / "lab.py"
+# The lab's rootfs (lab.py's CACHE / "rootfs"): its crit, pycriu, dlv and gdb are the tests' references.
+ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,7 @@ from google.protobuf import descriptor_pb2
 
 from forensics.images.schema.sync import compare, upstream
 from forensics.images.schema.sync.__main__ import main
-
-ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"the lab's pycriu must be there in CI: {reason}")
-    pytest.skip(reason)
+from tests.conftest import ROOTFS, _lab_unavailable
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +33,7 @@ def pb2(request: pytest.FixtureRequest) -> Path:
         request.getfixturevalue("lab")
     found = upstream.installed_pb2_dir(ROOTFS)
     if found is None:
-        _unavailable(f"no lab rootfs with pycriu at {ROOTFS} (the lab builds it, as root)")
+        _lab_unavailable(f"no lab rootfs with pycriu at {ROOTFS} (the lab builds it, as root)")
     assert found is not None
     return found
 
@@ -48,7 +41,7 @@ def pb2(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture(scope="module")
 def chroot(pb2: Path) -> None:
     if os.geteuid() != 0 or shutil.which("chroot") is None:
-        _unavailable("importing the rootfs's pycriu runs chroot, which needs root")
+        _lab_unavailable("importing the rootfs's pycriu runs chroot, which needs root")
 
 
 @pytest.mark.usefixtures("chroot")

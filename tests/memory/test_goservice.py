@@ -4,7 +4,6 @@ logged about itself just before the checkpoint."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -19,9 +18,8 @@ from forensics.symbols.goroutines import goroutines_for
 from forensics.symbols.resolve import BinaryResolver
 from forensics.symbols.stops import stops_for
 from forensics.symbols.unwind import FrameMethod
-from tests.conftest import SAMPLES, Sample, load_samples
+from tests.conftest import ROOTFS, SAMPLES, Sample, load_samples
 
-ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
 EXE = "/usr/local/bin/goservice"
 
 

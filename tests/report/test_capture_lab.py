@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LAB, REPO
+from tests.conftest import LAB, REPO, ROOTFS
 from tests.report.conftest import ARTIFACTS
 
-ROOTFS = Path(os.environ.get("LAB_CACHE", "/var/cache/checkpoint-forensics/lab")) / "rootfs"
 # The first lab run on a machine builds the rootfs (minutes); later ones start in seconds.
 READY_TIMEOUT = 1800
 CAPTURE_TIMEOUT = 600
