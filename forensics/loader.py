@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tarfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ class ImageSet:
 
 
 WARNINGS_KEPT = 3    # of one shape, kept word for word before the rest is counted
+_DIGITS = re.compile(r"\d+")
 
 
 def collapse_warnings(warnings: list[str], kept: int = WARNINGS_KEPT) -> list[str]:
@@ -138,7 +139,7 @@ def collapse_warnings(warnings: list[str], kept: int = WARNINGS_KEPT) -> list[st
     only in their numbers (one shape) keep their first `kept` in full, then one line counts the rest.
     Without this a forged pstree of 100,000 thread-less processes printed 100,000 warnings, which buried
     every other message and cost more than the decoding."""
-    shapes: dict[str, int] = defaultdict(int)
+    shapes: Counter[str] = Counter()
     out: list[str] = []
     for w in warnings:
         shape = _DIGITS.sub("N", w)
@@ -149,9 +150,6 @@ def collapse_warnings(warnings: list[str], kept: int = WARNINGS_KEPT) -> list[st
         if count > kept:
             out.append(f"{count - kept:,} more warnings like: {shape}")
     return out
-
-
-_DIGITS = re.compile(r"\d+")
 
 
 # ------------------------------------------------------------------ memory
@@ -572,6 +570,8 @@ def close_checkpoint(ck: Checkpoint) -> None:
     source = source_of(ck)
     if source is not None:
         source.close()
+
+
 DEFAULT_PARENT: str | Path | None = None
 
 

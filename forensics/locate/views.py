@@ -58,10 +58,15 @@ def read_small(path: Path, limit: int) -> bytes:
     try:
         if st.st_size > limit:
             raise ForensicsError(f"is {st.st_size} bytes, more than the {limit} read for metadata", path)
-        with os.fdopen(os.dup(fd), "rb", closefd=True) as f:
-            return f.read(limit + 1)[:limit]
+        return _read_fd(fd, limit)
     finally:
         os.close(fd)
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes of a file just opened (read from its offset, 0); `fd` stays open for the caller."""
+    with os.fdopen(os.dup(fd), "rb", closefd=True) as f:
+        return f.read(limit + 1)[:limit]
 
 
 # Files up to this size are read, not mapped: CPython's mmap keeps a duplicate of the file descriptor for
@@ -89,8 +94,7 @@ class MappedFile:
             try:
                 self.size = st.st_size
                 if st.st_size < READ_BELOW:
-                    with os.fdopen(os.dup(fd), "rb", closefd=True) as f:
-                        self._view = memoryview(f.read(st.st_size))   # bytes: read-only like a map
+                    self._view = memoryview(_read_fd(fd, st.st_size))   # bytes: read-only like a map
                     self.size = self._view.nbytes
                     return self._view[:]
                 self._map = map_fd(fd, st.st_size, self.path)

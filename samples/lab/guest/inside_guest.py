@@ -455,6 +455,17 @@ def machine_truth(before: dict) -> dict:
     return {"machine": os.uname().machine, "page_size": PAGE, "kernel": os.uname().release, "auxv": auxv}
 
 
+def dump_leaving_running(pid: int, dest: Path) -> tuple[dict, float, dict]:
+    """`criu dump --leave-running --shell-job` of `pid` into `dest`: (/proc before, the time halfway through
+    the dump, /proc after)."""
+    before = truth.capture(pid)
+    t0 = time.time()
+    run("criu", "dump", "-t", str(pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
+        "--shell-job", timeout=600)
+    t1 = time.time()
+    return before, (t0 + t1) / 2, truth.capture(pid)
+
+
 def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
     """Plain `criu dump --leave-running --shell-job` of the lab's service run directly (checkpoint
     `service`) and of the seed's busybox counter (`counter`), each with /proc around it and crit's JSON.
@@ -478,13 +489,8 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
     replies = [ctl("add 4"), ctl("shared 5")]
     dest = out / "service"
     dest.mkdir()
-    before = truth.capture(svc.pid)
-    t0 = time.time()
-    run("criu", "dump", "-t", str(svc.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-        "--shell-job", timeout=600)
-    t1 = time.time()
-    after = truth.capture(svc.pid)
-    doc = {"scenario": sc, "checkpoint": "service", "engine": "criu", "taken_at": (t0 + t1) / 2,
+    before, taken_at, after = dump_leaving_running(svc.pid, dest)
+    doc = {"scenario": sc, "checkpoint": "service", "engine": "criu", "taken_at": taken_at,
            "service_state": json.loads(ctl("state")), "control_replies": replies, "before": before,
            "after": after, "startup": startup, "service_token": inside.SERVICE_TOKEN,
            "heap_secret": "CF-HEAP-SECRET-5f2a9c71d3e84b06"}
@@ -502,18 +508,13 @@ def plain_dumps(sc: str, service_bin: Path, binary: str, extra: dict) -> None:
     for attempt in range(1, 4):
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir()
-        before = truth.capture(counter.pid)
-        t0 = time.time()
-        run("criu", "dump", "-t", str(counter.pid), "-D", str(dest), "-o", "dump.log", "-v4", "--leave-running",
-            "--shell-job", timeout=600)
-        t1 = time.time()
-        after = truth.capture(counter.pid)
+        before, taken_at, after = dump_leaving_running(counter.pid, dest)
         if [q["pid"] for q in before["processes"]] == [q["pid"] for q in after["processes"]]:
             break
         log(f"{sc}: the counter's processes changed during dump {attempt}; dumping again")
     logged = (out / "counter.log").read_text().split()
     doc = {"scenario": sc, "checkpoint": "counter", "engine": "criu", "command": inside.SEED_CMD,
-           "taken_at": (t0 + t1) / 2, "before": before, "after": after, "last_logged_after": logged[-1],
+           "taken_at": taken_at, "before": before, "after": after, "last_logged_after": logged[-1],
            "attempts": attempt}
     doc.update(machine_truth(before))
     record(sc, "counter", dest, doc, engine="criu", **extra)
