@@ -63,6 +63,7 @@ class ImageSet:
         self._images: dict[str, Image] = {}
         self._unreadable: set[str] = set()
         self.errors: list[str] = []
+        self._noted: set[str] = set()   # errors already in the list: a damaged image can repeat one per entry
         self.warnings: list[str] = list(source.warnings)
 
     def exists(self, name: str) -> bool:
@@ -96,7 +97,8 @@ class ImageSet:
     def note_errors(self, errors: list[Any]) -> None:
         for e in errors:
             msg = str(e)
-            if msg not in self.errors:
+            if msg not in self._noted:
+                self._noted.add(msg)
                 self.errors.append(msg)
 
     def _loaded(self, name: str) -> list[Any]:
@@ -130,25 +132,26 @@ class ImageSet:
         self.warnings.append(message)
 
 
-WARNINGS_KEPT = 3    # of one shape, kept word for word before the rest is counted
-_DIGITS = re.compile(r"\d+")
+MESSAGES_KEPT = 3    # of one shape, kept word for word before the rest is counted
+_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")
 
 
-def collapse_warnings(warnings: list[str], kept: int = WARNINGS_KEPT) -> list[str]:
-    """The same warning about 100,000 threads or fds is one fact, not 100,000 lines: warnings that differ
-    only in their numbers (one shape) keep their first `kept` in full, then one line counts the rest.
-    Without this a forged pstree of 100,000 thread-less processes printed 100,000 warnings, which buried
-    every other message and cost more than the decoding."""
+def collapse_messages(messages: list[str], what: str, kept: int = MESSAGES_KEPT) -> list[str]:
+    """The same warning or error about 100,000 threads, fds or pagemap entries is one fact, not 100,000
+    lines: messages that differ only in their numbers (one shape) keep their first `kept` in full, then one
+    line counts the rest ("99,997 more warnings like: ..."). Without this a forged pstree of 100,000
+    thread-less processes printed 100,000 warnings, and a pagemap of a million damaged entries a million
+    errors, burying every other message and costing more than the decoding."""
     shapes: Counter[str] = Counter()
     out: list[str] = []
-    for w in warnings:
-        shape = _DIGITS.sub("N", w)
+    for m in messages:
+        shape = _NUMBERS.sub("N", m)
         shapes[shape] += 1
         if shapes[shape] <= kept:
-            out.append(w)
+            out.append(m)
     for shape, count in shapes.items():
         if count > kept:
-            out.append(f"{count - kept:,} more warnings like: {shape}")
+            out.append(f"{count - kept:,} more {what} like: {shape}")
     return out
 
 
@@ -534,8 +537,8 @@ def load_source(source: Source, parent: Source | None = None) -> Checkpoint:
             else:
                 images.warn("descriptors.json is not a JSON list of strings; not used")
     _wrapper(ck, source, images)
-    ck.warnings = collapse_warnings(images.warnings)
-    ck.errors = images.errors
+    ck.warnings = collapse_messages(images.warnings, "warnings")
+    ck.errors = collapse_messages(images.errors, "errors")
     ck.source = source
     return ck
 
